@@ -1,0 +1,148 @@
+package sinks
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/rs/zerolog"
+)
+
+// Embedded-server defaults.
+const (
+	embeddedServerName  = "callrelay-embedded"
+	defaultEmbeddedHost = "127.0.0.1"
+	defaultEmbeddedPort = 4222
+	// shutdownTimeout bounds Close.
+	shutdownTimeout = 10 * time.Second
+	// readyPoll is how often Start looks for a listener error while it
+	// waits for the server to accept connections.
+	readyPoll = 50 * time.Millisecond
+)
+
+// EmbeddedConfig configures the NATS server the relay runs in-process.
+type EmbeddedConfig struct {
+	// Host is the address to listen on; empty means "127.0.0.1".
+	Host string
+	// Port is the client port; 0 means 4222 and -1 a random free port.
+	Port int
+	// StoreDir is the JetStream store directory, required with JetStream.
+	StoreDir string
+	// JetStream enables JetStream.
+	JetStream bool
+	// Logger receives the server's log, with component=nats.
+	Logger zerolog.Logger
+}
+
+// Embedded is a NATS server running inside the relay's process. Create it
+// with NewEmbedded, run it with Start and stop it with Close. An Embedded
+// runs once: after Close, create a new one to serve again.
+type Embedded struct {
+	cfg    EmbeddedConfig
+	srv    *server.Server
+	log    *serverLogger
+	port   int // the configured port; the actual one once started
+	closer sync.Once
+	err    error
+}
+
+// NewEmbedded validates cfg and prepares a server without starting it. The
+// server has no HTTP monitoring port, installs no signal handlers and never
+// logs message payloads (tracing is off).
+func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+	if cfg.Host == "" {
+		cfg.Host = defaultEmbeddedHost
+	}
+	switch {
+	case cfg.Port == 0:
+		cfg.Port = defaultEmbeddedPort
+	case cfg.Port < server.RANDOM_PORT || cfg.Port > 65535:
+		return nil, fmt.Errorf("embedded nats: port %d out of range (1-65535, 0 for 4222, -1 for random)", cfg.Port)
+	}
+	if cfg.JetStream && cfg.StoreDir == "" {
+		return nil, errors.New("embedded nats: jetstream requires a store directory")
+	}
+	opts := &server.Options{
+		ServerName: embeddedServerName,
+		Host:       cfg.Host,
+		Port:       cfg.Port,
+		NoSigs:     true,
+		HTTPPort:   0,
+		JetStream:  cfg.JetStream,
+		StoreDir:   cfg.StoreDir,
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: configure server: %w", err)
+	}
+	log := newServerLogger(cfg.Logger)
+	// Debug follows the logger's level; trace stays off because it logs
+	// protocol lines, payloads included.
+	srv.SetLoggerV2(log, cfg.Logger.GetLevel() <= zerolog.DebugLevel, false, false)
+	return &Embedded{cfg: cfg, srv: srv, log: log, port: cfg.Port}, nil
+}
+
+// Start starts the server and waits up to timeout until it accepts client
+// connections. It fails early, with the server's reason, if the server
+// reports a fatal error such as a port already in use; the server is then
+// shut down.
+func (e *Embedded) Start(timeout time.Duration) error {
+	addr := net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port))
+	e.srv.Start()
+	deadline := time.Now().Add(timeout)
+	for {
+		if msg := e.log.fatal(); msg != "" {
+			e.shutdown()
+			return fmt.Errorf("start embedded nats on %s: %s", addr, msg)
+		}
+		if e.srv.ReadyForConnections(readyPoll) {
+			if a, ok := e.srv.Addr().(*net.TCPAddr); ok {
+				e.port = a.Port
+			}
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			e.shutdown()
+			return fmt.Errorf("start embedded nats on %s: not ready for connections after %s", addr, timeout)
+		}
+	}
+}
+
+// ClientURL returns the URL clients connect to, e.g. "nats://127.0.0.1:4222".
+// With a random port it is known only once Start has succeeded; it stays
+// valid after Close, so that a new server can take the same port. An
+// unspecified listen address (0.0.0.0, ::) is reported as 127.0.0.1.
+func (e *Embedded) ClientURL() string {
+	host := e.cfg.Host
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = defaultEmbeddedHost
+	}
+	return "nats://" + net.JoinHostPort(host, strconv.Itoa(e.port))
+}
+
+// Close shuts the server down and waits, at most 10s, until it has stopped.
+// It is safe to call more than once; later calls return the first result.
+func (e *Embedded) Close() error {
+	e.closer.Do(func() { e.err = e.shutdown() })
+	return e.err
+}
+
+// shutdown stops the server, bounded by shutdownTimeout.
+func (e *Embedded) shutdown() error {
+	done := make(chan struct{})
+	go func() {
+		e.srv.Shutdown()
+		e.srv.WaitForShutdown()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(shutdownTimeout):
+		return fmt.Errorf("shut down embedded nats: not stopped after %s", shutdownTimeout)
+	}
+}
