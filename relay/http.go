@@ -1,0 +1,182 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+)
+
+// batchRequest is the body of POST /v1/events.
+type batchRequest struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+// batchResponse answers POST /v1/events: one result per event, in order.
+type batchResponse struct {
+	Results []Result `json:"results"`
+}
+
+// errorBody is the JSON body of every HTTP error.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// serveEvents handles POST /v1/events: a batch of event objects, handled in
+// order, each answered with its ack or nack. It serves navigator.sendBeacon
+// (which sends text/plain) and non-browser clients.
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost && r.Method != http.MethodOptions {
+		w.Header().Set("Allow", "POST, OPTIONS")
+		writeError(w, CodeMethodNotAllowed, "use POST")
+		return
+	}
+	if !s.origins.Allowed(r) {
+		s.log.Warn().Str("path", r.URL.Path).Str("origin", r.Header.Get("Origin")).Msg("batch refused: origin not allowed")
+		writeError(w, CodeOriginNotAllowed, "origin not allowed")
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Add("Vary", "Origin")
+	}
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+		w.Header().Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	receivedAt := time.Now()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxBatchBytes)))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.m.rejected.WithLabelValues(CodeBatchTooLarge).Inc()
+			s.log.Warn().Int("limit", s.cfg.MaxBatchBytes).Msg("batch over the size limit")
+			writeError(w, CodeBatchTooLarge, "the body is larger than the batch limit")
+			return
+		}
+		s.log.Debug().Err(err).Msg("read batch body")
+		writeError(w, CodeBatchInvalid, "the body could not be read")
+		return
+	}
+	var req batchRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&req); err != nil || req.Events == nil {
+		msg := `the body must be a JSON object {"events": [...]}`
+		if err != nil {
+			msg += ": " + jsonErrorText(err)
+		}
+		s.m.rejected.WithLabelValues(CodeBatchInvalid).Inc()
+		s.log.Warn().Str("code", CodeBatchInvalid).Msg("batch refused")
+		writeError(w, CodeBatchInvalid, msg)
+		return
+	}
+	if len(req.Events) > s.cfg.MaxBatchEvents {
+		s.m.rejected.WithLabelValues(CodeBatchTooLarge).Inc()
+		writeError(w, CodeBatchTooLarge, "too many events in one batch")
+		return
+	}
+	log := s.log.With().Str("batch", newConnID()).Logger()
+	resp := batchResponse{Results: make([]Result, 0, len(req.Events))}
+	for _, raw := range req.Events {
+		resp.Results = append(resp.Results, s.handleBatchEvent(r.Context(), raw, receivedAt, log))
+	}
+	writeJSON(w, http.StatusOK, resp)
+	s.m.ackLatency.WithLabelValues("http").Observe(time.Since(receivedAt).Seconds())
+}
+
+// handleBatchEvent answers one element of a batch.
+func (s *Server) handleBatchEvent(ctx context.Context, raw json.RawMessage, receivedAt time.Time, log zerolog.Logger) Result {
+	var f inFrame
+	if err := json.Unmarshal(raw, &f); err != nil || (f.Type != "" && f.Type != frameEvent) {
+		s.m.received.WithLabelValues(typeInvalid).Inc()
+		s.m.rejected.WithLabelValues(CodeInvalidFrame).Inc()
+		log.Warn().Str("code", CodeInvalidFrame).Msg("batch element is not an event object")
+		_, echo, _ := parseID(f.ID)
+		return nack(echo, CodeInvalidFrame, `each element of events must be an object {"id", "seenAt", "data"}`)
+	}
+	// A request's context ends when the client goes away; the event is
+	// still finished so that what was published is also remembered.
+	ctx = context.WithoutCancel(ctx)
+	return s.p.handle(ctx, incoming{
+		frame:      f,
+		validUTF8:  utf8.Valid(raw),
+		via:        "http",
+		receivedAt: receivedAt,
+	}, log)
+}
+
+// serveHealth answers /healthz: the process is alive.
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// serveReady answers /readyz: ready while the sink can publish and the relay
+// is not draining.
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeError(w, CodeNotReady, "the relay is shutting down")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.sink.Ready(ctx); err != nil {
+		s.log.Debug().Err(err).Msg("not ready")
+		writeError(w, CodeNotReady, "the sink is unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// metricsHandler serves g in the Prometheus exposition format.
+func metricsHandler(g prometheus.Gatherer, log zerolog.Logger) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog:      httpErrorLog(log),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+}
+
+// writeError writes the JSON error body with the code's HTTP status.
+func writeError(w http.ResponseWriter, code, message string) {
+	status := codeTable[code].status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// httpErrorLog routes net/http's own error log into the logger.
+func httpErrorLog(l zerolog.Logger) *log.Logger {
+	return log.New(logWriter{l}, "", 0)
+}
+
+type logWriter struct{ l zerolog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.l.Warn().Str("component", "http").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -1,0 +1,111 @@
+package relay
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// OriginPolicy decides which browser origins may talk to the relay. It holds
+// exact origins ("https://crm.example.com") and subdomain patterns
+// ("https://*.example.com", which matches a.example.com and a.b.example.com but
+// not example.com itself). Matching compares scheme, host and port exactly;
+// there is no substring or suffix matching of whole strings. A request whose
+// Origin equals the relay's own host is always allowed (same origin).
+type OriginPolicy struct {
+	exact         map[string]bool
+	patterns      []originPattern
+	allowNoOrigin bool
+}
+
+type originPattern struct {
+	scheme string
+	suffix string // ".example.com"
+	port   string // explicit port, or the scheme's default
+}
+
+// NewOriginPolicy parses the allowlist. Every entry must be an origin
+// (scheme://host[:port], no path) or a pattern whose host starts with "*.".
+// A lone "*" is refused: no setting trusts every origin.
+func NewOriginPolicy(allowed []string, allowNoOrigin bool) (*OriginPolicy, error) {
+	p := &OriginPolicy{exact: map[string]bool{}, allowNoOrigin: allowNoOrigin}
+	for _, raw := range allowed {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		if raw == "*" {
+			return nil, fmt.Errorf("allowed origin %q: trusting every origin is not supported; list the origins", raw)
+		}
+		scheme, host, port, err := splitOrigin(raw)
+		if err != nil {
+			return nil, fmt.Errorf("allowed origin %q: %w", raw, err)
+		}
+		if rest, ok := strings.CutPrefix(host, "*."); ok {
+			if rest == "" || strings.Contains(rest, "*") || !strings.Contains(rest, ".") {
+				return nil, fmt.Errorf("allowed origin %q: a pattern needs a domain of at least two labels after \"*.\"", raw)
+			}
+			p.patterns = append(p.patterns, originPattern{scheme: scheme, suffix: "." + rest, port: port})
+			continue
+		}
+		if strings.Contains(host, "*") {
+			return nil, fmt.Errorf("allowed origin %q: \"*\" is only allowed as the first label (\"https://*.example.com\")", raw)
+		}
+		p.exact[scheme+"://"+net.JoinHostPort(host, port)] = true
+	}
+	return p, nil
+}
+
+// Allowed reports whether the request's Origin header is acceptable.
+func (p *OriginPolicy) Allowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return p.allowNoOrigin
+	}
+	u, err := url.Parse(origin)
+	if err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	return p.Match(origin)
+}
+
+// Match reports whether origin is on the allowlist.
+func (p *OriginPolicy) Match(origin string) bool {
+	scheme, host, port, err := splitOrigin(origin)
+	if err != nil || strings.Contains(host, "*") {
+		return false
+	}
+	if p.exact[scheme+"://"+net.JoinHostPort(host, port)] {
+		return true
+	}
+	for _, pat := range p.patterns {
+		if pat.scheme == scheme && pat.port == port && len(host) > len(pat.suffix) && strings.HasSuffix(host, pat.suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitOrigin parses "scheme://host[:port]" into lower-case scheme and host
+// and an explicit port (the scheme's default when absent).
+func splitOrigin(s string) (scheme, host, port string, err error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", "", "", fmt.Errorf("not a URL: %w", err)
+	}
+	scheme = strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", "", "", fmt.Errorf("scheme must be http or https")
+	}
+	if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", "", "", fmt.Errorf("must be scheme://host[:port] with nothing else")
+	}
+	host = strings.ToLower(u.Hostname())
+	port = u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme, host, port, nil
+}

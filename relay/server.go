@@ -1,0 +1,221 @@
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/callrelay/callrelay/events"
+)
+
+// Server is the relay's HTTP and WebSocket service.
+type Server struct {
+	cfg     Config
+	log     zerolog.Logger
+	sink    Sink
+	m       *metrics
+	p       *pipeline
+	origins *OriginPolicy
+	mux     *http.ServeMux
+	http    *http.Server
+
+	upgrader websocket.Upgrader
+
+	// ctx is cancelled when Shutdown gives up waiting; it bounds publishes
+	// still running then.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	draining atomic.Bool
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	wg       sync.WaitGroup
+}
+
+// New builds a Server. reg receives the relay's metrics; when reg is also a
+// prometheus.Gatherer (a *prometheus.Registry is), /metrics serves it.
+func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("relay config: %w", err)
+	}
+	if sink == nil {
+		return nil, errors.New("relay: a sink is required")
+	}
+	cfg = cfg.withDefaults()
+	subjects, _ := events.NewSubjects(cfg.SubjectPrefix, cfg.Tenant)
+	origins, _ := NewOriginPolicy(cfg.AllowedOrigins, cfg.AllowNoOrigin)
+	m, err := newMetrics(reg, cfg.Version, func() bool { return sinkReady(sink, time.Second) })
+	if err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     log,
+		sink:    sink,
+		m:       m,
+		origins: origins,
+		conns:   map[*conn]struct{}{},
+		p: &pipeline{
+			subjects: subjects,
+			opts:     events.Options{MaxBytes: cfg.MaxMessageBytes, StrictMessageIDs: cfg.StrictMessageIDs},
+			sink:     sink,
+			m:        m,
+			timeout:  cfg.PublishTimeout,
+		},
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	dedup := NewDedup(cfg.DedupWindow, cfg.DedupMax)
+	dedup.evicted = m.dedupEvictions.Inc
+	s.p.dedup = dedup
+	s.upgrader = websocket.Upgrader{
+		HandshakeTimeout:  10 * time.Second,
+		ReadBufferSize:    4096,
+		WriteBufferSize:   4096,
+		EnableCompression: false,
+		// The origin has been checked before Upgrade, with a JSON answer.
+		CheckOrigin: func(*http.Request) bool { return true },
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			writeJSON(w, status, errorBody{Error: errorDetail{Code: "bad_handshake", Message: reason.Error()}})
+		},
+	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("/v1/ws", s.serveWS)
+	s.mux.HandleFunc("/v1/events", s.serveEvents)
+	s.mux.HandleFunc("/healthz", s.serveHealth)
+	s.mux.HandleFunc("/readyz", s.serveReady)
+	if g, ok := reg.(prometheus.Gatherer); ok {
+		s.mux.Handle("/metrics", metricsHandler(g, log))
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, CodeNotFound, "no such path: see docs/protocol.md")
+	})
+	s.http = &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          httpErrorLog(log),
+	}
+	return s, nil
+}
+
+// Handle adds a route (the hook script, the demo) to the relay's mux.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Handler returns the relay's HTTP handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Serve accepts connections on l until Shutdown. It returns nil after a
+// Shutdown and the listener's error otherwise.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.http.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and events, lets every event in hand
+// finish (its ack is written), closes every WebSocket with 1001 going away and
+// waits for them, all within ctx. Events that arrive meanwhile are answered
+// with a retryable "draining" nack. Shutdown is safe to call twice.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.p.draining.Store(true)
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.http.Shutdown(ctx) }()
+
+	s.mu.Lock()
+	for c := range s.conns {
+		c.drain()
+	}
+	s.mu.Unlock()
+
+	connsDone := make(chan struct{})
+	go func() { s.wg.Wait(); close(connsDone) }()
+	var err error
+	select {
+	case <-connsDone:
+	case <-ctx.Done():
+		err = fmt.Errorf("websocket connections still open: %w", ctx.Err())
+	}
+	if herr := <-httpDone; herr != nil && err == nil {
+		err = fmt.Errorf("http shutdown: %w", herr)
+	}
+	s.cancel()
+	return err
+}
+
+// track registers a connection; false when the server is draining.
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// newConnID returns a short random connection id for logs.
+func newConnID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// remoteHost is the client's address without the port.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// truncate cuts s to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// jsonErrorText describes a JSON decoding error without quoting the input.
+func jsonErrorText(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("field %q must be a %s, not %s", typ.Field, typ.Type, typ.Value)
+		}
+		return fmt.Sprintf("expected a JSON object, not %s", typ.Value)
+	default:
+		return "invalid JSON"
+	}
+}
