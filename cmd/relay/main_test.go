@@ -1,0 +1,189 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+)
+
+// MustBuild builds the relay binary once per test.
+func MustBuild(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "relay")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// The README's run command, as a new user runs it: start with an empty data
+// directory, send one event over WebSocket, read it back from NATS (with
+// `relay tail` too), SIGTERM, exit 0.
+func TestRunAsANewUser(t *testing.T) {
+	bin := MustBuild(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"))
+	cmd.Dir = dir
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	// The banner names the addresses.
+	banner := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	for len(banner) < 3 && sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && (f[0] == "websocket" || f[0] == "nats" || f[0] == "metrics") {
+			banner[f[0]] = f[1]
+		}
+	}
+	if len(banner) < 3 {
+		t.Fatalf("banner incomplete: %v\nlogs:\n%s", banner, logs.String())
+	}
+	go func() { // keep draining stdout
+		for sc.Scan() {
+		}
+	}()
+
+	tail := exec.Command(bin, "tail", "-n", "1", "--nats-url", banner["nats"])
+	tailOut, _ := tail.StdoutPipe()
+	tailErr, _ := tail.StderrPipe()
+	if err := tail.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer tail.Process.Kill()
+	// relay tail says when it follows the subjects.
+	if line, err := bufio.NewReader(tailErr).ReadString('\n'); err != nil || !strings.Contains(line, "following agentcall.default.>") {
+		t.Fatalf("tail: got %q, %v", line, err)
+	}
+
+	nc, err := nats.Connect(banner["nats"])
+	if err != nil {
+		t.Fatalf("connect to the banner's NATS: %v", err)
+	}
+	defer nc.Close()
+	sub, err := nc.SubscribeSync("agentcall.default.callBarEvent.EventRinging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+
+	origin := strings.Replace(strings.TrimSuffix(banner["websocket"], "/v1/ws"), "ws://", "http://", 1)
+	ws, _, err := websocket.DefaultDialer.Dial(banner["websocket"], http.Header{"Origin": {origin}})
+	if err != nil {
+		t.Fatalf("dial %s: %v", banner["websocket"], err)
+	}
+	frame := `{"type":"event","id":"readme-1","seenAt":"2026-11-21T09:30:00Z","data":{"source":"agentCall","type":"callBarEvent","params":{"messageID":"EventRinging","callID":"CALL-1"}}}`
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, ack, err := ws.ReadMessage()
+	if err != nil || !strings.Contains(string(ack), `"type":"ack"`) {
+		t.Fatalf("got %s, %v, want an ack", ack, err)
+	}
+	msg, err := sub.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatalf("no message on NATS: %v", err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(msg.Data, &ev); err != nil || ev["id"] != "readme-1" || ev["callId"] != "CALL-1" {
+		t.Fatalf("got %s, want the event with callId CALL-1", msg.Data)
+	}
+	line, err := bufio.NewReader(tailOut).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"id":"readme-1"`) {
+		t.Fatalf("relay tail printed %q, %v", line, err)
+	}
+	if err := tail.Wait(); err != nil {
+		t.Fatalf("relay tail -n 1 exited with %v", err)
+	}
+
+	// SIGTERM: the WebSocket gets 1001 and the process exits 0.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = ws.ReadMessage()
+	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != websocket.CloseGoingAway {
+		t.Errorf("got %v, want close 1001", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("relay exited with %v, want 0\nlogs:\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("relay did not exit within 30s of SIGTERM")
+	}
+	if !strings.Contains(logs.String(), `"relay stopped"`) {
+		t.Errorf("logs lack the stop line:\n%s", logs.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "nats", "jetstream")); err != nil {
+		t.Errorf("the JetStream store is not under --data-dir: %v", err)
+	}
+}
+
+// A configuration mistake is reported before anything listens, with every
+// problem named, and exit code 1.
+func TestBadConfigurationFailsClearly(t *testing.T) {
+	bin := MustBuild(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--tenant", "a.b", "--allowed-origins", "*", "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "RELAY_MAX_MESSAGE_BYTES=-5")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("got %v, want exit 1\n%s", err, out)
+	}
+	for _, want := range []string{"tenant", "every origin", "max message bytes"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// Every flag of `relay serve` and `relay tail` appears in the README's
+// configuration table with its environment variable.
+func TestReadmeListsEveryFlag(t *testing.T) {
+	bin := MustBuild(t)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command(bin, "serve", "--help").CombinedOutput()
+	flags := regexp.MustCompile(`--([a-z][a-z-]+)`).FindAllStringSubmatch(string(out), -1)
+	if len(flags) < 15 {
+		t.Fatalf("found only %d flags in --help:\n%s", len(flags), out)
+	}
+	for _, f := range flags {
+		name := f[1]
+		if name == "help" {
+			continue
+		}
+		env := "RELAY_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		if !strings.Contains(string(readme), "`--"+name+"`") || !strings.Contains(string(readme), env) {
+			t.Errorf("README.md does not list `--%s` with %s", name, env)
+		}
+	}
+}

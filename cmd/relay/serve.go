@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/callrelay/callrelay/events"
+	"github.com/callrelay/callrelay/relay"
+	"github.com/callrelay/callrelay/sinks"
+)
+
+// serveCmd holds every setting of the relay. Defaults make `relay` with no
+// flags a complete local installation: embedded NATS with JetStream on
+// 127.0.0.1:4222, HTTP on 127.0.0.1:8080.
+type serveCmd struct {
+	Addr             string        `default:"127.0.0.1:8080" env:"RELAY_ADDR" help:"HTTP listen address (WebSocket, POST, health, metrics)."`
+	NatsURL          string        `name:"nats-url" env:"RELAY_NATS_URL" help:"External NATS server(s), comma-separated. When set, no embedded server is started."`
+	NatsListen       string        `default:"127.0.0.1:4222" env:"RELAY_NATS_LISTEN" help:"Listen address of the embedded NATS server (without --nats-url)."`
+	DataDir          string        `default:"./data" env:"RELAY_DATA_DIR" help:"Directory of the embedded server's JetStream store."`
+	Sink             string        `default:"jetstream" enum:"jetstream,nats" env:"RELAY_SINK" help:"Where events go: jetstream (acked after the stream's PubAck) or nats (core NATS)."`
+	SubjectPrefix    string        `default:"agentcall" env:"RELAY_SUBJECT_PREFIX" help:"First token(s) of every subject."`
+	Tenant           string        `default:"default" env:"RELAY_TENANT" help:"Tenant token of every subject ([A-Za-z0-9_-]+)."`
+	Stream           string        `env:"RELAY_STREAM" help:"JetStream stream name (default: the prefix in upper case, e.g. AGENTCALL)."`
+	StreamMaxAge     time.Duration `default:"72h" env:"RELAY_STREAM_MAX_AGE" help:"Maximum age of messages in a stream the relay creates (0: unlimited)."`
+	StreamReplicas   int           `default:"1" env:"RELAY_STREAM_REPLICAS" help:"Replicas of a stream the relay creates (use 3 on a clustered NATS)."`
+	AllowedOrigins   []string      `env:"RELAY_ALLOWED_ORIGINS" sep:"," help:"Browser origins allowed to connect: exact (https://crm.example.com) or subdomain patterns (https://*.example.com), comma-separated. The relay's own origin is always allowed."`
+	AllowNoOrigin    bool          `env:"RELAY_ALLOW_NO_ORIGIN" help:"Accept requests without an Origin header (non-browser clients)."`
+	MaxMessageBytes  int           `default:"65536" env:"RELAY_MAX_MESSAGE_BYTES" help:"Largest WebSocket frame and event data, in bytes."`
+	MaxBatchBytes    int           `default:"1048576" env:"RELAY_MAX_BATCH_BYTES" help:"Largest POST /v1/events body, in bytes."`
+	StrictMessageIDs bool          `env:"RELAY_STRICT_MESSAGE_IDS" help:"Reject callBarEvents whose messageID is not one of the 14 documented ones."`
+	DedupWindow      time.Duration `default:"10m" env:"RELAY_DEDUP_WINDOW" help:"How long an event id is remembered to acknowledge a resend as duplicate (also the stream's duplicate window)."`
+	PublishTimeout   time.Duration `default:"5s" env:"RELAY_PUBLISH_TIMEOUT" help:"How long one publish may take before the event is nacked with retry."`
+	ShutdownTimeout  time.Duration `default:"20s" env:"RELAY_SHUTDOWN_TIMEOUT" help:"How long SIGTERM waits for events in hand and connections to finish."`
+	LogLevel         string        `default:"info" enum:"debug,info,warn,error" env:"RELAY_LOG_LEVEL" help:"Log level: debug, info, warn, error."`
+}
+
+// Run starts everything, prints the banner, and blocks until SIGINT or
+// SIGTERM, then drains and returns nil.
+func (s serveCmd) Run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return s.serve(ctx, os.Stdout, os.Stderr)
+}
+
+// serve runs the relay until ctx ends. The banner goes to out, logs to logOut.
+func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
+	level, _ := zerolog.ParseLevel(s.LogLevel)
+	log := zerolog.New(logOut).Level(level).With().Timestamp().Str("service", "callrelay").Logger()
+
+	cfg := relay.Config{
+		SubjectPrefix:    s.SubjectPrefix,
+		Tenant:           s.Tenant,
+		AllowedOrigins:   s.AllowedOrigins,
+		AllowNoOrigin:    s.AllowNoOrigin,
+		MaxMessageBytes:  s.MaxMessageBytes,
+		MaxBatchBytes:    s.MaxBatchBytes,
+		StrictMessageIDs: s.StrictMessageIDs,
+		DedupWindow:      s.DedupWindow,
+		PublishTimeout:   s.PublishTimeout,
+		Version:          version,
+	}
+	if err := s.validate(cfg); err != nil {
+		return err
+	}
+	subjects, _ := events.NewSubjects(s.SubjectPrefix, s.Tenant)
+
+	// NATS: embedded unless an external URL is given.
+	natsURL := s.NatsURL
+	var embedded *sinks.Embedded
+	if natsURL == "" {
+		host, port, _ := splitHostPort(s.NatsListen)
+		if port == 0 {
+			port = -1 // a free port, as with --addr 127.0.0.1:0
+		}
+		storeDir := filepath.Join(s.DataDir, "nats")
+		var err error
+		// The embedded server's start-up notices are noise next to the
+		// banner; its warnings and errors are kept.
+		natsLog := log
+		if level > zerolog.DebugLevel {
+			natsLog = log.Level(max(level, zerolog.WarnLevel))
+		}
+		embedded, err = sinks.NewEmbedded(sinks.EmbeddedConfig{
+			Host: host, Port: port, StoreDir: storeDir, JetStream: true, Logger: natsLog,
+		})
+		if err != nil {
+			return err
+		}
+		if err := embedded.Start(15 * time.Second); err != nil {
+			return err
+		}
+		defer embedded.Close()
+		natsURL = embedded.ClientURL()
+	}
+	nc, err := sinks.Connect(natsURL, sinks.ConnectOptions{Name: "callrelay", Logger: log})
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	var sink relay.Sink
+	sinkDesc := "core NATS"
+	switch s.Sink {
+	case "nats":
+		sink = sinks.NewNATS(nc)
+	default:
+		streamName := s.Stream
+		if streamName == "" {
+			streamName = defaultStreamName(s.SubjectPrefix)
+		}
+		openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		js, err := sinks.NewJetStream(openCtx, nc, sinks.StreamConfig{
+			Name:       streamName,
+			Subjects:   []string{subjects.Stream()},
+			MaxAge:     s.StreamMaxAge,
+			Replicas:   s.StreamReplicas,
+			Duplicates: s.DedupWindow,
+		})
+		cancel()
+		if err != nil {
+			return err
+		}
+		sink = js
+		sinkDesc = "JetStream stream " + streamName
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	srv, err := relay.New(cfg, sink, log, reg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.Addr, err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	httpBase := "http://" + displayAddr(ln.Addr())
+	wsBase := "ws://" + displayAddr(ln.Addr())
+	natsNote := "external"
+	if embedded != nil {
+		natsNote = "embedded, store " + filepath.Join(s.DataDir, "nats")
+	}
+	fmt.Fprintf(out, "callrelay %s\n", version)
+	fmt.Fprintf(out, "  websocket  %s/v1/ws\n", wsBase)
+	fmt.Fprintf(out, "  post       %s/v1/events\n", httpBase)
+	fmt.Fprintf(out, "  nats       %s (%s; %s)\n", sinks.RedactURL(natsURL), natsNote, sinkDesc)
+	fmt.Fprintf(out, "  subjects   %s   follow them: go run ./cmd/relay tail\n", subjects.All())
+	fmt.Fprintf(out, "  metrics    %s/metrics\n", httpBase)
+	log.Info().Str("addr", ln.Addr().String()).Str("nats", sinks.RedactURL(natsURL)).Str("sink", s.Sink).Msg("relay started")
+
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("signal received: draining")
+	case err := <-serveErr:
+		if err != nil {
+			return fmt.Errorf("serve http: %w", err)
+		}
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn().Err(err).Msg("shutdown did not finish cleanly")
+	}
+	if err := <-serveErr; err != nil {
+		log.Warn().Err(err).Msg("serve http")
+	}
+	if err := flushNATS(shutdownCtx, nc); err != nil {
+		log.Warn().Err(err).Msg("flush nats")
+	}
+	log.Info().Msg("relay stopped")
+	return nil
+}
+
+// validate checks the settings main owns and the relay's own Config, and
+// reports every problem at once.
+func (s serveCmd) validate(cfg relay.Config) error {
+	var errs []error
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if s.NatsURL == "" {
+		if _, _, err := splitHostPort(s.NatsListen); err != nil {
+			errs = append(errs, fmt.Errorf("--nats-listen %q: %w", s.NatsListen, err))
+		}
+		if s.DataDir == "" {
+			errs = append(errs, errors.New("--data-dir must not be empty with the embedded NATS server"))
+		}
+	}
+	if s.StreamReplicas < 1 || s.StreamReplicas > 5 {
+		errs = append(errs, fmt.Errorf("--stream-replicas %d: must be 1 to 5", s.StreamReplicas))
+	}
+	if s.Stream != "" && strings.ContainsAny(s.Stream, ". *>\t") {
+		errs = append(errs, fmt.Errorf("--stream %q: a stream name cannot contain '.', '*', '>' or spaces", s.Stream))
+	}
+	if s.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// flushNATS makes sure everything published reached the server, then closes.
+func flushNATS(ctx context.Context, nc *nats.Conn) error {
+	defer nc.Close()
+	if !nc.IsConnected() {
+		return nil
+	}
+	return nc.FlushWithContext(ctx)
+}
+
+// defaultStreamName derives a stream name from the subject prefix:
+// "agentcall" -> "AGENTCALL", "acme.calls" -> "ACME_CALLS".
+func defaultStreamName(prefix string) string {
+	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(prefix))
+}
+
+// splitHostPort parses "host:port" with a numeric port.
+func splitHostPort(addr string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q is not a number from 0 to 65535", portStr)
+	}
+	return host, port, nil
+}
+
+// displayAddr is an address a person can paste into a browser: an
+// unspecified host is shown as 127.0.0.1.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
