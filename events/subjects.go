@@ -25,16 +25,22 @@ type Subjects struct {
 // more dot-separated tokens of ASCII letters, digits, '_' and '-'; tenant
 // is one such token of at most MaxTenantLen bytes.
 func NewSubjects(prefix, tenant string) (Subjects, error) {
+	var errs []error
 	if prefix == "" {
-		return Subjects{}, errors.New("subject prefix is empty")
-	}
-	for _, tok := range strings.Split(prefix, ".") {
-		if !validToken(tok) {
-			return Subjects{}, errors.New("subject prefix must be dot-separated tokens of letters, digits, '_' or '-'")
+		errs = append(errs, errors.New("subject prefix is empty"))
+	} else {
+		for _, tok := range strings.Split(prefix, ".") {
+			if !validToken(tok) {
+				errs = append(errs, errors.New("subject prefix must be dot-separated tokens of letters, digits, '_' or '-'"))
+				break
+			}
 		}
 	}
 	if !ValidTenant(tenant) {
-		return Subjects{}, errors.New("tenant must be 1 to 64 letters, digits, '_' or '-'")
+		errs = append(errs, errors.New("tenant must be 1 to 64 letters, digits, '_' or '-'"))
+	}
+	if len(errs) > 0 {
+		return Subjects{}, errors.Join(errs...)
 	}
 	return Subjects{Prefix: prefix, Tenant: tenant}, nil
 }

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -31,31 +32,64 @@ type originPattern struct {
 // A lone "*" is refused: no setting trusts every origin.
 func NewOriginPolicy(allowed []string, allowNoOrigin bool) (*OriginPolicy, error) {
 	p := &OriginPolicy{exact: map[string]bool{}, allowNoOrigin: allowNoOrigin}
+	var errs []error
 	for _, raw := range allowed {
 		raw = strings.TrimSpace(raw)
 		if raw == "" {
 			continue
 		}
-		if raw == "*" {
-			return nil, fmt.Errorf("allowed origin %q: trusting every origin is not supported; list the origins", raw)
+		if err := p.add(raw); err != nil {
+			errs = append(errs, fmt.Errorf("allowed origin %q: %w", raw, err))
 		}
-		scheme, host, port, err := splitOrigin(raw)
-		if err != nil {
-			return nil, fmt.Errorf("allowed origin %q: %w", raw, err)
-		}
-		if rest, ok := strings.CutPrefix(host, "*."); ok {
-			if rest == "" || strings.Contains(rest, "*") || !strings.Contains(rest, ".") {
-				return nil, fmt.Errorf("allowed origin %q: a pattern needs a domain of at least two labels after \"*.\"", raw)
-			}
-			p.patterns = append(p.patterns, originPattern{scheme: scheme, suffix: "." + rest, port: port})
-			continue
-		}
-		if strings.Contains(host, "*") {
-			return nil, fmt.Errorf("allowed origin %q: \"*\" is only allowed as the first label (\"https://*.example.com\")", raw)
-		}
-		p.exact[scheme+"://"+net.JoinHostPort(host, port)] = true
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return p, nil
+}
+
+// add parses one allowlist entry into p.
+func (p *OriginPolicy) add(raw string) error {
+	if raw == "*" {
+		return errors.New("trusting every origin is not supported; list the origins")
+	}
+	scheme, host, port, err := splitOrigin(raw)
+	if err != nil {
+		return err
+	}
+	if rest, ok := strings.CutPrefix(host, "*."); ok {
+		labels := strings.Split(rest, ".")
+		if len(labels) < 2 {
+			return errors.New(`a pattern needs a domain of at least two labels after "*."`)
+		}
+		for _, l := range labels {
+			if !validLabel(l) {
+				return errors.New(`a pattern's domain must be labels of letters, digits and '-', separated by single dots`)
+			}
+		}
+		p.patterns = append(p.patterns, originPattern{scheme: scheme, suffix: "." + rest, port: port})
+		return nil
+	}
+	if strings.Contains(host, "*") {
+		return errors.New(`"*" is only allowed as the first label ("https://*.example.com")`)
+	}
+	p.exact[scheme+"://"+net.JoinHostPort(host, port)] = true
+	return nil
+}
+
+// validLabel reports whether l is a DNS label: 1 to 63 letters, digits and
+// hyphens, not starting or ending with a hyphen.
+func validLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Allowed reports whether the request's Origin header is acceptable.
