@@ -58,11 +58,12 @@ func Connect(url string, opts ConnectOptions) (*nats.Conn, error) {
 		nats.ReconnectBufSize(-1),
 		nats.PingInterval(pingInterval),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			ev := log.Warn().Str("url", redacted)
-			if err != nil {
-				ev = ev.Err(err)
+			if err == nil {
+				// A deliberate Close: not worth a warning.
+				log.Debug().Str("url", redacted).Msg("disconnected from nats")
+				return
 			}
-			ev.Msg("disconnected from nats")
+			log.Warn().Str("url", redacted).Err(err).Msg("disconnected from nats")
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("reconnected to nats")
