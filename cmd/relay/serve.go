@@ -42,7 +42,7 @@ type serveCmd struct {
 	AllowNoOrigin    bool          `env:"RELAY_ALLOW_NO_ORIGIN" help:"Accept requests without an Origin header (non-browser clients)."`
 	MaxMessageBytes  int           `default:"65536" env:"RELAY_MAX_MESSAGE_BYTES" help:"Largest WebSocket frame and event data, in bytes."`
 	MaxBatchBytes    int           `default:"1048576" env:"RELAY_MAX_BATCH_BYTES" help:"Largest POST /v1/events body, in bytes."`
-	StrictMessageIDs bool          `env:"RELAY_STRICT_MESSAGE_IDS" help:"Reject callBarEvents whose messageID is not one of the 14 documented ones."`
+	StrictMessageIDs bool          `name:"strict-message-ids" env:"RELAY_STRICT_MESSAGE_IDS" help:"Reject callBarEvents whose messageID is not one of the 14 documented ones."`
 	DedupWindow      time.Duration `default:"10m" env:"RELAY_DEDUP_WINDOW" help:"How long an event id is remembered to acknowledge a resend as duplicate (also the stream's duplicate window)."`
 	PublishTimeout   time.Duration `default:"5s" env:"RELAY_PUBLISH_TIMEOUT" help:"How long one publish may take before the event is nacked with retry."`
 	ShutdownTimeout  time.Duration `default:"20s" env:"RELAY_SHUTDOWN_TIMEOUT" help:"How long SIGTERM waits for events in hand and connections to finish."`
