@@ -17,6 +17,10 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// batchTimeout bounds the handling of one POST batch; it is well below the
+// HTTP server's WriteTimeout so that the answer can still be written.
+const batchTimeout = 20 * time.Second
+
 // batchRequest is the body of POST /v1/events.
 type batchRequest struct {
 	Events []json.RawMessage `json:"events"`
@@ -94,9 +98,15 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.log.With().Str("batch", newConnID()).Logger()
+	// The whole batch must be answered well within the server's write
+	// timeout; events still waiting when this runs out get a retryable nack.
+	// The request's own cancellation is ignored: what was published must
+	// also be remembered, even if the client went away.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), batchTimeout)
+	defer cancel()
 	resp := batchResponse{Results: make([]Result, 0, len(req.Events))}
 	for _, raw := range req.Events {
-		resp.Results = append(resp.Results, s.handleBatchEvent(r.Context(), raw, receivedAt, log))
+		resp.Results = append(resp.Results, s.handleBatchEvent(ctx, raw, receivedAt, log))
 	}
 	writeJSON(w, http.StatusOK, resp)
 	s.m.ackLatency.WithLabelValues("http").Observe(time.Since(receivedAt).Seconds())
@@ -112,9 +122,6 @@ func (s *Server) handleBatchEvent(ctx context.Context, raw json.RawMessage, rece
 		_, echo, _ := parseID(f.ID)
 		return nack(echo, CodeInvalidFrame, `each element of events must be an object {"id", "seenAt", "data"}`)
 	}
-	// A request's context ends when the client goes away; the event is
-	// still finished so that what was published is also remembered.
-	ctx = context.WithoutCancel(ctx)
 	return s.p.handle(ctx, incoming{
 		frame:      f,
 		validUTF8:  utf8.Valid(raw),

@@ -48,11 +48,6 @@ func (p *pipeline) handle(ctx context.Context, in incoming, log zerolog.Logger) 
 		return nack(echo, CodeInvalidID, "id must be a string of 1-128 characters from A-Z a-z 0-9 . _ : -")
 	}
 	log = log.With().Str("event", id).Logger()
-	if p.draining.Load() {
-		p.m.received.WithLabelValues(typeInvalid).Inc()
-		p.m.retryable.WithLabelValues(CodeDraining).Inc()
-		return nack(id, CodeDraining, "the relay is shutting down; send the event again")
-	}
 	seenAt, ok := parseSeenAt(in.frame.SeenAt)
 	if !ok {
 		return p.refuse(ctx, in, id, nil, events.Errorf(CodeInvalidSeenAt, "seenAt must be an RFC 3339 time or milliseconds since the epoch"), log)
@@ -68,11 +63,16 @@ func (p *pipeline) handle(ctx context.Context, in incoming, log zerolog.Logger) 
 		return p.refuse(ctx, in, id, &seenAt, err, log)
 	}
 	p.m.received.WithLabelValues(msg.Type).Inc()
+	if p.draining.Load() {
+		p.m.retryable.WithLabelValues(CodeDraining).Inc()
+		return nack(id, CodeDraining, "the relay is shutting down; send the event again")
+	}
 
 	claim, dup, err := p.dedup.Claim(ctx, id)
 	if err != nil {
-		p.m.retryable.WithLabelValues(CodeDraining).Inc()
-		return nack(id, CodeDraining, "the relay is shutting down; send the event again")
+		// Another copy of this id was still being published when time ran out.
+		p.m.retryable.WithLabelValues(CodeSinkUnavailable).Inc()
+		return nack(id, CodeSinkUnavailable, "the event could not be published; send it again later")
 	}
 	if dup {
 		p.m.duplicates.WithLabelValues("relay").Inc()
