@@ -32,10 +32,18 @@ func MustBuild(tb testing.TB) string {
 // The README's run command, as a new user runs it: start with an empty data
 // directory, send one event over WebSocket, read it back from NATS (with
 // `relay tail` too), SIGTERM, exit 0.
+// It runs once per sink: the default JetStream and core NATS.
 func TestRunAsANewUser(t *testing.T) {
 	bin := MustBuild(t)
+	for _, sink := range []string{"jetstream", "nats"} {
+		t.Run(sink, func(t *testing.T) { runAsNewUser(t, bin, "--sink", sink) })
+	}
+}
+
+func runAsNewUser(t *testing.T, bin string, extra ...string) {
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"))
+	args := append([]string{"--addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
