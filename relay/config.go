@@ -18,7 +18,7 @@ type Config struct {
 
 	// AllowedOrigins lists the browser origins (exact, or "https://*.domain"
 	// patterns) that may open a WebSocket or POST events. The relay's own
-	// origin is always allowed.
+	// origin is allowed without listing when it is a loopback address.
 	AllowedOrigins []string
 	// AllowNoOrigin admits requests without an Origin header (non-browser
 	// clients such as curl or a back end).

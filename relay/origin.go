@@ -14,7 +14,8 @@ import (
 // ("https://*.example.com", which matches a.example.com and a.b.example.com but
 // not example.com itself). Matching compares scheme, host and port exactly;
 // there is no substring or suffix matching of whole strings. A request whose
-// Origin equals the relay's own host is always allowed (same origin).
+// Origin equals the relay's own host is allowed without listing when that host
+// is a loopback address or localhost (see isLoopback for why not otherwise).
 type OriginPolicy struct {
 	exact         map[string]bool
 	patterns      []originPattern
@@ -99,10 +100,29 @@ func (p *OriginPolicy) Allowed(r *http.Request) bool {
 		return p.allowNoOrigin
 	}
 	u, err := url.Parse(origin)
-	if err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
+	if err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) && isLoopback(r.Host) {
 		return true
 	}
 	return p.Match(origin)
+}
+
+// isLoopback reports whether hostport names this machine by a loopback IP
+// literal or "localhost". The same-origin rule is limited to such hosts: a
+// page on an attacker's domain that re-binds its DNS name to the relay's
+// address sends an Origin equal to the Host it asks for, so "Origin equals
+// Host" alone proves nothing for a relay reached by name. A relay reached by
+// name lists its own origin in the allowlist if it serves pages.
+func isLoopback(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Match reports whether origin is on the allowlist.

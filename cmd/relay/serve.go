@@ -38,7 +38,7 @@ type serveCmd struct {
 	Stream           string        `env:"RELAY_STREAM" help:"JetStream stream name (default: the prefix in upper case, e.g. AGENTCALL)."`
 	StreamMaxAge     time.Duration `default:"72h" env:"RELAY_STREAM_MAX_AGE" help:"Maximum age of messages in a stream the relay creates (0: unlimited)."`
 	StreamReplicas   int           `default:"1" env:"RELAY_STREAM_REPLICAS" help:"Replicas of a stream the relay creates (use 3 on a clustered NATS)."`
-	AllowedOrigins   []string      `env:"RELAY_ALLOWED_ORIGINS" sep:"," help:"Browser origins allowed to connect: exact (https://crm.example.com) or subdomain patterns (https://*.example.com), comma-separated. The relay's own origin is always allowed."`
+	AllowedOrigins   []string      `env:"RELAY_ALLOWED_ORIGINS" sep:"," help:"Browser origins allowed to connect: exact (https://crm.example.com) or subdomain patterns (https://*.example.com), comma-separated. The relay's own origin needs no listing when it is a loopback address."`
 	AllowNoOrigin    bool          `env:"RELAY_ALLOW_NO_ORIGIN" help:"Accept requests without an Origin header (non-browser clients)."`
 	MaxMessageBytes  int           `default:"65536" env:"RELAY_MAX_MESSAGE_BYTES" help:"Largest WebSocket frame and event data, in bytes."`
 	MaxBatchBytes    int           `default:"1048576" env:"RELAY_MAX_BATCH_BYTES" help:"Largest POST /v1/events body, in bytes."`
