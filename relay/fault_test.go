@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,5 +108,53 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 	}
 	if err := tr.srv.Shutdown(ctx); err != nil {
 		t.Fatalf("second shutdown: %v", err)
+	}
+}
+
+// Shutdown while a client keeps sending: Shutdown finishes in time, the
+// client sees 1001, and every event it got an ack for is in the stream.
+func TestShutdownWhileSending(t *testing.T) {
+	tr := MustRelay(t)
+	c := tr.MustDial(t)
+	acked := make(chan []string, 1)
+	var nAcked atomic.Int64
+	go func() {
+		var ids []string
+		for i := 0; ; i++ {
+			id := fmt.Sprintf("busy-%d", i)
+			_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if err := c.ws.WriteMessage(websocket.TextMessage, eventFrame(id, callBar("EventAgentReady", nil))); err != nil {
+				break
+			}
+			_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, data, err := c.ws.ReadMessage()
+			if err != nil {
+				break
+			}
+			if strings.Contains(string(data), `"type":"ack"`) {
+				ids = append(ids, id)
+				nAcked.Add(1)
+			}
+		}
+		acked <- ids
+	}()
+	eventually(t, "some events to be acked", func() bool { return nAcked.Load() >= 5 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tr.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	ids := <-acked
+	if len(ids) == 0 {
+		t.Fatal("no event was acked before the shutdown")
+	}
+	stored := map[string]bool{}
+	for _, m := range tr.published(t, "") {
+		stored[m["id"].(string)] = true
+	}
+	for _, id := range ids {
+		if !stored[id] {
+			t.Errorf("%s was acked but is not in the stream", id)
+		}
 	}
 }

@@ -85,9 +85,7 @@ func (c *conn) run() (reason string) {
 	c.ws.SetReadLimit(0) // the frame limit is enforced below, to close with a reason
 	_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
 	c.ws.SetPongHandler(func(string) error {
-		if !c.draining.Load() {
-			_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
-		}
+		c.extendReadDeadline(time.Now())
 		return nil
 	})
 
@@ -99,9 +97,7 @@ func (c *conn) run() (reason string) {
 			break
 		}
 		readAt := time.Now()
-		if !c.draining.Load() {
-			_ = c.ws.SetReadDeadline(readAt.Add(cfg.PongWait))
-		}
+		c.extendReadDeadline(readAt)
 		if mt != websocket.TextMessage {
 			reason, closeCode, closeReason = "binary_frame", closeUnsupported, "binary frames are not supported; send JSON text frames"
 			c.s.m.rejected.WithLabelValues(CodeInvalidFrame).Inc()
@@ -231,10 +227,24 @@ func (c *conn) writer() {
 }
 
 // drain asks the connection to finish the event in hand, stop reading and
-// close with 1001 going away.
+// close with 1001 going away. It may be called from any goroutine.
 func (c *conn) drain() {
 	c.draining.Store(true)
 	_ = c.ws.SetReadDeadline(time.Now())
+}
+
+// extendReadDeadline gives the client another keep-alive period, unless the
+// connection is draining. drain may run between the check and the new
+// deadline; the second check then restores the immediate deadline, so a
+// drain is never undone (drain stores the flag before it sets its deadline).
+func (c *conn) extendReadDeadline(now time.Time) {
+	if c.draining.Load() {
+		return
+	}
+	_ = c.ws.SetReadDeadline(now.Add(c.s.cfg.PongWait))
+	if c.draining.Load() {
+		_ = c.ws.SetReadDeadline(time.Now())
+	}
 }
 
 // readEnd names why reading ended (for the log and the metric) and the close
