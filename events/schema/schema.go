@@ -1,7 +1,8 @@
 // Package schema holds the JSON Schemas (draft 2020-12) of what callrelay
 // publishes: event.schema.json for events.Event on the callBarEvent and
-// iframeParams subjects, and rejected.schema.json for events.Rejection on
-// the rejected subject. Subscribers may use them to validate what they
+// iframeParams subjects, call.schema.json for events.Call on the call
+// subject, and rejected.schema.json for events.Rejection on the rejected
+// subject. Subscribers may use them to validate what they
 // receive; the tests of this package check real output against them.
 //
 // Package schema only embeds files: it imports the standard library only
@@ -10,7 +11,7 @@ package schema
 
 import "embed"
 
-// FS holds the schema files, named event.schema.json and rejected.schema.json.
+// FS holds the schema files, named event.schema.json, call.schema.json and rejected.schema.json.
 //
 //go:embed *.json
 var FS embed.FS
@@ -19,4 +20,5 @@ var FS embed.FS
 const (
 	EventFile    = "event.schema.json"
 	RejectedFile = "rejected.schema.json"
+	CallFile     = "call.schema.json"
 )

@@ -1,0 +1,508 @@
+package events
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+)
+
+// CallState is where a call stands. States only move forward, in the order
+// dialing < ringing < established < released < ended, whatever order the
+// phone-bar events arrive in.
+type CallState string
+
+// The five call states, from the phone-bar events that set them.
+const (
+	// CallDialing is set by EventDialing.
+	CallDialing CallState = "dialing"
+	// CallRinging is set by EventRinging.
+	CallRinging CallState = "ringing"
+	// CallEstablished is set by EventEstablished.
+	CallEstablished CallState = "established"
+	// CallReleased is set by EventReleased.
+	CallReleased CallState = "released"
+	// CallEnded is set by EventCallDeleted.
+	CallEnded CallState = "ended"
+)
+
+// callStates lists the states in order; a state's rank is its index + 1.
+var callStates = [...]CallState{CallDialing, CallRinging, CallEstablished, CallReleased, CallEnded}
+
+// CallStates returns the five call states in order. The slice is new on every call.
+func CallStates() []CallState {
+	s := make([]CallState, len(callStates))
+	copy(s, callStates[:])
+	return s
+}
+
+// Rank returns the position of s in the state order, 1 (dialing) to 5
+// (ended), and 0 for the empty state (a call known only from its talk details).
+func (s CallState) Rank() int {
+	for i, c := range callStates {
+		if c == s {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// CallStateOf returns the state a phone-bar message ID moves a call to; ok is
+// false for message IDs that do not change the state (EventPartyChanged,
+// EventPartyDeleted, agent events, unknown IDs).
+func CallStateOf(messageID string) (s CallState, ok bool) {
+	switch messageID {
+	case MsgDialing:
+		return CallDialing, true
+	case MsgRinging:
+		return CallRinging, true
+	case MsgEstablished:
+		return CallEstablished, true
+	case MsgReleased:
+		return CallReleased, true
+	case MsgCallDeleted:
+		return CallEnded, true
+	}
+	return "", false
+}
+
+// IsCallMessage reports whether m is part of a call's story: an iframeParams
+// or a phone-bar event that is not an agent-state event, with a call id.
+func IsCallMessage(m *Message) bool {
+	return m != nil && m.CallID != "" && !(m.Type == TypeCallBarEvent && IsAgentEvent(m.MessageID))
+}
+
+// Call is the merged view of one call that the relay publishes on
+// <prefix>.<tenant>.call on every change (contract C). Its JSON form is
+// described by schema/call.schema.json.
+type Call struct {
+	// Tenant is the tenant the call belongs to.
+	Tenant string `json:"tenant"`
+	// CallID is the normalised call id shared by the phone-bar events
+	// (callID) and the talk details (callId).
+	CallID string `json:"callId"`
+	// State is the furthest state reached; absent while only the talk
+	// details are known.
+	State CallState `json:"state,omitempty"`
+	// Direction comes from the talk details' callType when known, else from
+	// the phone-bar events' callType.
+	Direction Direction `json:"direction,omitempty"`
+	// Agent merges what every message of the call said about the agent.
+	Agent *Agent `json:"agent,omitempty"`
+	// Customer comes from the latest talk details.
+	Customer *Customer `json:"customer,omitempty"`
+	// Queue comes from EventEstablished.
+	Queue *Queue `json:"queue,omitempty"`
+	// Location comes from EventEstablished, else from the talk details.
+	Location *Location `json:"location,omitempty"`
+	// The times each state was first reached, by the vendor's creationTime
+	// (the hook's seenAt for events without one), in UTC.
+	DialingAt     *time.Time `json:"dialingAt,omitempty"`
+	RingingAt     *time.Time `json:"ringingAt,omitempty"`
+	EstablishedAt *time.Time `json:"establishedAt,omitempty"`
+	ReleasedAt    *time.Time `json:"releasedAt,omitempty"`
+	EndedAt       *time.Time `json:"endedAt,omitempty"`
+	// RingSeconds is from ringing to established (or, for a call never
+	// answered, to released or ended).
+	RingSeconds *float64 `json:"ringSeconds,omitempty"`
+	// TalkSeconds is from established to released (or ended).
+	TalkSeconds *float64 `json:"talkSeconds,omitempty"`
+	// TalkDetails is true once the call's iframeParams has been seen.
+	TalkDetails bool `json:"talkDetails"`
+	// MessageIDs are the phone-bar message IDs seen for the call, the 14
+	// documented ones in the vendor's order, then unknown ones sorted.
+	MessageIDs []string `json:"messageIDs"`
+	// Parties are the partyIDs seen on the call's events (transfers,
+	// conferences), sorted.
+	Parties []string `json:"parties,omitempty"`
+	// Revision counts the changes of the call, from 1; a subscriber keeps
+	// the view with the highest revision.
+	Revision uint64 `json:"revision"`
+	// UpdatedAt is when the relay made this revision, by its clock, in UTC.
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Bounds of a CallRecord's lists, so that a hostile or broken client cannot
+// grow one record without limit.
+const (
+	MaxCallMessageIDs = 32
+	MaxCallParties    = 32
+)
+
+// Sides of a call the correlation has seen.
+const (
+	sideTalk  uint8 = 1 << iota // an iframeParams
+	sideEvent                   // a phone-bar event
+)
+
+// Durations observed for the histograms (each once per call).
+const (
+	observedRing uint8 = 1 << iota
+	observedTalk
+)
+
+// CallRecord is the correlation state of one call: what the Call view is
+// built from, plus the talk details' params for enriching events, the
+// fingerprint used to suppress repeats, and bookkeeping. It is stored as JSON
+// in the shared state, so its fields are exported; treat it as opaque.
+//
+// A CallRecord is not safe for concurrent use. Apply never modifies the
+// Queue, Location or Talk values it points to (it replaces them), so a
+// shallow Clone is enough to give another owner its own copy.
+type CallRecord struct {
+	CallID      string          `json:"callId"`
+	State       CallState       `json:"state,omitempty"`
+	Direction   Direction       `json:"dir,omitempty"`
+	DirFromTalk bool            `json:"dirTalk,omitempty"`
+	Agent       Agent           `json:"agent,omitzero"`
+	Customer    Customer        `json:"cust,omitzero"`
+	Queue       *Queue          `json:"queue,omitempty"`
+	QueueAt     int64           `json:"queueAt,omitempty"`
+	Location    *Location       `json:"loc,omitempty"`
+	LocFromEst  bool            `json:"locEst,omitempty"`
+	Times       [5]int64        `json:"times"` // ms since the epoch, by state rank - 1; 0 unknown
+	MessageIDs  []string        `json:"mids,omitempty"`
+	Parties     []string        `json:"parties,omitempty"`
+	Talk        json.RawMessage `json:"talk,omitempty"`
+	TalkPrint   string          `json:"talkPrint,omitempty"`
+	Sides       uint8           `json:"sides,omitempty"`
+	Observed    uint8           `json:"obs,omitempty"`
+	Revision    uint64          `json:"rev"`
+	Created     int64           `json:"created"` // ms, time of the event that created the record
+	Updated     int64           `json:"updated"` // relay ms of the last change
+}
+
+// NewCallRecord returns the empty record of callID.
+func NewCallRecord(callID string) *CallRecord {
+	return &CallRecord{CallID: callID}
+}
+
+// Clone returns a copy of r that shares no mutable memory with it.
+func (r *CallRecord) Clone() *CallRecord {
+	c := *r
+	c.MessageIDs = append([]string(nil), r.MessageIDs...)
+	c.Parties = append([]string(nil), r.Parties...)
+	return &c
+}
+
+// Met reports whether both the talk details and a phone-bar event of the call have been seen.
+func (r *CallRecord) Met() bool { return r.Sides == sideTalk|sideEvent }
+
+// CallInput is one accepted message applied to a call.
+type CallInput struct {
+	// Msg is the parsed message; IsCallMessage(Msg) must be true.
+	Msg *Message
+	// AgentSubject is the subject of the client's token, if any.
+	AgentSubject string
+	// SeenAt is the hook's time; it orders events without a creationTime.
+	SeenAt time.Time
+}
+
+// CallChange reports what Apply did.
+type CallChange struct {
+	// Changed is true when the view changed and must be published again.
+	Changed bool
+	// Repeat is true for an iframeParams whose fingerprint equals the talk
+	// details already applied: nothing changed and the message should not
+	// be published again.
+	Repeat bool
+	// Met is true when this message made the two sides meet;
+	// TalkFirst tells which side came first.
+	Met       bool
+	TalkFirst bool
+	// From and To are the states before and after.
+	From, To CallState
+	// Ring and Talk are set to the duration that became known for the
+	// first time, for the histograms.
+	Ring, Talk *time.Duration
+}
+
+// eventTime is the time of m: its creationTime, else the hook's seenAt.
+func eventTime(in CallInput) int64 {
+	if in.Msg.CreationTime > 0 {
+		return in.Msg.CreationTime
+	}
+	return in.SeenAt.UnixMilli()
+}
+
+// Apply merges one message into the record and reports what changed. It is
+// idempotent (applying the same message twice changes nothing the second
+// time) and order-independent: applying a set of messages in any order
+// gives the same record, except for Revision, Created and Updated, which
+// the caller maintains. The state never moves backwards.
+func (r *CallRecord) Apply(in CallInput) CallChange {
+	m := in.Msg
+	ch := CallChange{From: r.State, To: r.State}
+	if m.Type == TypeIframeParams {
+		print := TalkFingerprint(m.Params)
+		if r.Sides&sideTalk != 0 && print == r.TalkPrint {
+			ch.Repeat = true
+			return ch
+		}
+		r.Talk, r.TalkPrint = m.Params, print
+		if m.Customer != nil {
+			r.Customer = *m.Customer
+		} else {
+			r.Customer = Customer{}
+		}
+		if m.Direction != "" && (r.Direction != m.Direction || !r.DirFromTalk) {
+			r.Direction, r.DirFromTalk = m.Direction, true
+		}
+		if m.Location != nil && !r.LocFromEst && (r.Location == nil || *r.Location != *m.Location) {
+			loc := *m.Location
+			r.Location = &loc
+		}
+		ch.Changed = true
+		r.mergeAgent(m.Agent, in.AgentSubject, &ch)
+		r.meet(sideTalk, &ch)
+		return ch
+	}
+
+	// A phone-bar event of the call.
+	if r.addMessageID(m.MessageID) {
+		ch.Changed = true
+	}
+	if m.Direction != "" && r.Direction == "" {
+		r.Direction = m.Direction
+		ch.Changed = true
+	}
+	r.mergeAgent(m.Agent, in.AgentSubject, &ch)
+	if p := partyOf(m.Params); p != "" && r.addParty(p) {
+		ch.Changed = true
+	}
+	t := eventTime(in)
+	if s, ok := CallStateOf(m.MessageID); ok {
+		i := s.Rank() - 1
+		if r.Times[i] == 0 || t < r.Times[i] {
+			r.Times[i] = t
+			ch.Changed = true
+		}
+		if s.Rank() > r.State.Rank() {
+			r.State = s
+			ch.Changed = true
+		}
+	}
+	if m.MessageID == MsgEstablished {
+		if m.Queue != nil && (r.Queue == nil || t >= r.QueueAt) && (r.Queue == nil || *r.Queue != *m.Queue) {
+			q := *m.Queue
+			r.Queue, r.QueueAt = &q, t
+			ch.Changed = true
+		}
+		if m.Location != nil && (!r.LocFromEst || r.Location == nil || *r.Location != *m.Location) {
+			loc := *m.Location
+			r.Location, r.LocFromEst = &loc, true
+			ch.Changed = true
+		}
+	}
+	r.meet(sideEvent, &ch)
+	ch.To = r.State
+	r.observe(&ch)
+	return ch
+}
+
+// meet records that side was seen.
+func (r *CallRecord) meet(side uint8, ch *CallChange) {
+	before := r.Sides
+	if before&side != 0 {
+		return
+	}
+	r.Sides |= side
+	ch.Changed = true
+	if r.Met() {
+		ch.Met = true
+		ch.TalkFirst = before == sideTalk
+	}
+}
+
+// mergeAgent fills the agent fields still unknown.
+func (r *CallRecord) mergeAgent(a *Agent, subject string, ch *CallChange) {
+	fill := func(dst *string, v string) {
+		if *dst == "" && v != "" {
+			*dst = v
+			ch.Changed = true
+		}
+	}
+	fill(&r.Agent.Subject, subject)
+	if a != nil {
+		fill(&r.Agent.Email, a.Email)
+		fill(&r.Agent.ID, a.ID)
+		fill(&r.Agent.UUID, a.UUID)
+	}
+}
+
+// observe sets ch.Ring and ch.Talk for durations known for the first time.
+func (r *CallRecord) observe(ch *CallChange) {
+	if r.Observed&observedRing == 0 {
+		if d, ok := r.ringDuration(); ok {
+			r.Observed |= observedRing
+			ch.Ring = &d
+		}
+	}
+	if r.Observed&observedTalk == 0 {
+		if d, ok := r.talkDuration(); ok {
+			r.Observed |= observedTalk
+			ch.Talk = &d
+		}
+	}
+}
+
+// stateTime returns the time state s was first reached, 0 when unknown.
+func (r *CallRecord) stateTime(s CallState) int64 { return r.Times[s.Rank()-1] }
+
+// ringDuration is from ringing to established or, unanswered, to released or ended.
+func (r *CallRecord) ringDuration() (time.Duration, bool) {
+	start := r.stateTime(CallRinging)
+	end := r.stateTime(CallEstablished)
+	if end == 0 && r.State.Rank() >= CallReleased.Rank() {
+		end = firstNonZero(r.stateTime(CallReleased), r.stateTime(CallEnded))
+	}
+	return span(start, end)
+}
+
+// talkDuration is from established to released (or ended).
+func (r *CallRecord) talkDuration() (time.Duration, bool) {
+	return span(r.stateTime(CallEstablished), firstNonZero(r.stateTime(CallReleased), r.stateTime(CallEnded)))
+}
+
+func firstNonZero(a, b int64) int64 {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+// span returns end - start when both are known and end is not before start.
+func span(start, end int64) (time.Duration, bool) {
+	if start == 0 || end == 0 || end < start {
+		return 0, false
+	}
+	return time.Duration(end-start) * time.Millisecond, true
+}
+
+// addMessageID inserts id in canonical order; false when present or full.
+func (r *CallRecord) addMessageID(id string) bool {
+	return insertSorted(&r.MessageIDs, id, MaxCallMessageIDs, messageIDLess)
+}
+
+// addParty inserts a partyID in sorted order; false when present or full.
+func (r *CallRecord) addParty(p string) bool {
+	return insertSorted(&r.Parties, p, MaxCallParties, func(a, b string) bool { return a < b })
+}
+
+// messageIDLess orders known IDs in the vendor's order, then unknown ones by name.
+func messageIDLess(a, b string) bool {
+	ia, ib := knownIndex(a), knownIndex(b)
+	if ia != ib {
+		return ia < ib
+	}
+	return a < b
+}
+
+// knownIndex is the vendor's position of a known ID, len(knownIDs) for unknown ones.
+func knownIndex(id string) int {
+	for i, k := range knownIDs {
+		if k == id {
+			return i
+		}
+	}
+	return len(knownIDs)
+}
+
+func insertSorted(list *[]string, v string, limit int, less func(a, b string) bool) bool {
+	s := *list
+	i := sort.Search(len(s), func(i int) bool { return !less(s[i], v) })
+	if i < len(s) && s[i] == v {
+		return false
+	}
+	if len(s) >= limit {
+		return false
+	}
+	s = append(s, "")
+	copy(s[i+1:], s[i:])
+	s[i] = v
+	*list = s
+	return true
+}
+
+// View builds the published Call of the record for tenant, stamped with the
+// record's Revision and Updated time.
+func (r *CallRecord) View(tenant string) *Call {
+	c := &Call{
+		Tenant:      tenant,
+		CallID:      r.CallID,
+		State:       r.State,
+		Direction:   r.Direction,
+		Queue:       r.Queue,
+		Location:    r.Location,
+		TalkDetails: r.Sides&sideTalk != 0,
+		MessageIDs:  append([]string{}, r.MessageIDs...),
+		Parties:     append([]string(nil), r.Parties...),
+		Revision:    r.Revision,
+		UpdatedAt:   time.UnixMilli(r.Updated).UTC(),
+	}
+	if r.Agent != (Agent{}) {
+		a := r.Agent
+		c.Agent = &a
+	}
+	if r.Customer != (Customer{}) {
+		cu := r.Customer
+		c.Customer = &cu
+	}
+	at := func(s CallState) *time.Time {
+		ms := r.stateTime(s)
+		if ms == 0 {
+			return nil
+		}
+		t := time.UnixMilli(ms).UTC()
+		return &t
+	}
+	c.DialingAt, c.RingingAt, c.EstablishedAt = at(CallDialing), at(CallRinging), at(CallEstablished)
+	c.ReleasedAt, c.EndedAt = at(CallReleased), at(CallEnded)
+	if d, ok := r.ringDuration(); ok {
+		s := d.Seconds()
+		c.RingSeconds = &s
+	}
+	if d, ok := r.talkDuration(); ok {
+		s := d.Seconds()
+		c.TalkSeconds = &s
+	}
+	return c
+}
+
+// Enrich adds to e, an event of the call, what the record knows (contract
+// C): the talk details' params on phone-bar events, the queue, location and
+// direction when e has none, and the agent fields e lacks.
+func (r *CallRecord) Enrich(e *Event) {
+	if e.Direction == "" {
+		e.Direction = r.Direction
+	}
+	if e.Type == TypeCallBarEvent && r.Sides&sideTalk != 0 {
+		e.Talk = r.Talk
+	}
+	if e.Queue == nil && r.Queue != nil {
+		q := *r.Queue
+		e.Queue = &q
+	}
+	if e.Location == nil && r.Location != nil {
+		l := *r.Location
+		e.Location = &l
+	}
+	if r.Agent != (Agent{}) {
+		var a Agent
+		if e.Agent != nil {
+			a = *e.Agent
+		}
+		if a.Subject == "" {
+			a.Subject = r.Agent.Subject
+		}
+		if a.Email == "" {
+			a.Email = r.Agent.Email
+		}
+		if a.ID == "" {
+			a.ID = r.Agent.ID
+		}
+		if a.UUID == "" {
+			a.UUID = r.Agent.UUID
+		}
+		e.Agent = &a
+	}
+}
