@@ -17,10 +17,13 @@ func BenchmarkWebSocketRoundTrip(b *testing.B) {
 		"firstDistributedQueueUUID": "q1", "firstDistributedQueueId": "1001", "firstDistributedQueueName": "Sales",
 		"lastDistributedQueueUUID": "q2", "lastDistributedQueueId": "1002", "lastDistributedQueueName": "VIP",
 	})
+	params := ev["params"].(map[string]any)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if a := c.Call(b, fmt.Sprintf("rt-%d", i), ev); a.Type != "ack" {
+		// A new vendor event each time (creationTime), not a content duplicate.
+		params["creationTime"] = 1763717400000 + i
+		if a := c.Call(b, fmt.Sprintf("rt-%d", i), ev); a.Type != "ack" || a.Status != "published" {
 			b.Fatalf("got %+v", a)
 		}
 	}
@@ -38,6 +41,7 @@ func BenchmarkWebSocketPipelined(b *testing.B) {
 	sent, read := 0, 0
 	for read < b.N {
 		for sent < b.N && sent-read < window {
+			ev["params"].(map[string]any)["creationTime"] = 1763717400000 + sent
 			c.SendEvent(b, fmt.Sprintf("pl-%d", sent), ev)
 			sent++
 		}
@@ -57,10 +61,11 @@ func BenchmarkPostBatch(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		parts := make([]string, 50)
 		for j := range parts {
+			ev["params"].(map[string]any)["creationTime"] = 1763717400000 + i*50 + j
 			parts[j] = string(eventFrame(fmt.Sprintf("pb-%d-%d", i, j), ev))
 		}
 		resp, body := tr.post(b, `{"events":[`+strings.Join(parts, ",")+`]}`, nil)
-		if resp.StatusCode != 200 || strings.Contains(string(body), "nack") {
+		if resp.StatusCode != 200 || strings.Contains(string(body), "nack") || strings.Contains(string(body), "duplicate") {
 			b.Fatalf("got %d %s", resp.StatusCode, body)
 		}
 	}

@@ -38,6 +38,15 @@ type Config struct {
 	DedupWindow time.Duration
 	DedupMax    int
 
+	// CallEndedTTL is how long a call's correlation state is kept after it
+	// ended (EventCallDeleted); CallIdleTTL how long a call or agent without
+	// any event is kept. MaxCalls and MaxAgents cap the entries held in
+	// memory (the oldest are evicted beyond).
+	CallEndedTTL time.Duration
+	CallIdleTTL  time.Duration
+	MaxCalls     int
+	MaxAgents    int
+
 	// PublishTimeout bounds one publish to the sink.
 	PublishTimeout time.Duration
 	// PingInterval is how often the relay pings an idle WebSocket; a
@@ -60,6 +69,10 @@ const (
 	DefaultDedupWindow    = 10 * time.Minute
 	DefaultDedupMax       = 200_000
 	DefaultPublishTimeout = 5 * time.Second
+	DefaultCallEndedTTL   = 5 * time.Minute
+	DefaultCallIdleTTL    = 6 * time.Hour
+	DefaultMaxCalls       = 100_000
+	DefaultMaxAgents      = 50_000
 	DefaultPingInterval   = 25 * time.Second
 	DefaultPongWait       = 60 * time.Second
 	DefaultWriteWait      = 10 * time.Second
@@ -91,6 +104,10 @@ func (c Config) withDefaults() Config {
 	setInt(&c.DedupMax, DefaultDedupMax)
 	setDur(&c.DedupWindow, DefaultDedupWindow)
 	setDur(&c.PublishTimeout, DefaultPublishTimeout)
+	setDur(&c.CallEndedTTL, DefaultCallEndedTTL)
+	setDur(&c.CallIdleTTL, DefaultCallIdleTTL)
+	setInt(&c.MaxCalls, DefaultMaxCalls)
+	setInt(&c.MaxAgents, DefaultMaxAgents)
 	setDur(&c.PingInterval, DefaultPingInterval)
 	setDur(&c.PongWait, DefaultPongWait)
 	setDur(&c.WriteWait, DefaultWriteWait)
@@ -117,6 +134,10 @@ func (c Config) Validate() error {
 		{"dedup max", int64(c.DedupMax)},
 		{"dedup window", int64(c.DedupWindow)},
 		{"publish timeout", int64(c.PublishTimeout)},
+		{"call ended ttl", int64(c.CallEndedTTL)},
+		{"call idle ttl", int64(c.CallIdleTTL)},
+		{"max calls", int64(c.MaxCalls)},
+		{"max agents", int64(c.MaxAgents)},
 		{"ping interval", int64(c.PingInterval)},
 		{"pong wait", int64(c.PongWait)},
 		{"write wait", int64(c.WriteWait)},
@@ -131,6 +152,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatchBytes < c.MaxMessageBytes {
 		errs = append(errs, fmt.Errorf("max batch bytes (%d) must be at least max message bytes (%d)", c.MaxBatchBytes, c.MaxMessageBytes))
+	}
+	if c.CallIdleTTL < c.CallEndedTTL {
+		errs = append(errs, fmt.Errorf("call idle ttl (%s) must not be shorter than the call ended ttl (%s)", c.CallIdleTTL, c.CallEndedTTL))
 	}
 	if c.PongWait <= c.PingInterval {
 		errs = append(errs, fmt.Errorf("pong wait (%s) must be longer than the ping interval (%s)", c.PongWait, c.PingInterval))

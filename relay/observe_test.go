@@ -72,7 +72,8 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 		`callrelay_events_duplicate_total{layer="relay"} 1`,
 		`callrelay_unknown_message_ids_total 1`,
 		`callrelay_sink_up 1`,
-		`callrelay_publish_duration_seconds_count{result="ok"} 4`,
+		`callrelay_events_published_total{kind="call"} 2`,
+		`callrelay_publish_duration_seconds_count{result="ok"} 6`,
 		`callrelay_build_info{`,
 	} {
 		if !strings.Contains(body, want) {

@@ -13,7 +13,8 @@ import (
 )
 
 // pipeline takes one received event from frame to answer: id and time
-// checks, decode and validation, dedup, publish, and the ack or nack. It is
+// checks, decode and validation, dedup, correlation, publish (the event,
+// then the call view), and the ack or nack. It is
 // shared by the WebSocket and HTTP transports and safe for concurrent use;
 // events of one connection are handled one after another by its reader, which
 // keeps them in order.
@@ -22,6 +23,7 @@ type pipeline struct {
 	opts     events.Options
 	sink     Sink
 	dedup    *Dedup
+	corr     *correlator
 	m        *metrics
 	timeout  time.Duration
 	draining atomic.Bool
@@ -80,8 +82,25 @@ func (p *pipeline) handle(ctx context.Context, in incoming, log zerolog.Logger) 
 		return Result{ID: id, Status: StatusDuplicate}
 	}
 	ev := events.NewEvent(msg, id, p.subjects.Tenant, in.agentSubject, seenAt, in.receivedAt)
+	bctx, cancel := context.WithTimeout(ctx, p.timeout)
+	st, dupKind, err := p.corr.begin(bctx, msg, ev, in.agentSubject, seenAt)
+	cancel()
+	if err != nil {
+		claim.Release()
+		p.m.retryable.WithLabelValues(CodeSinkUnavailable).Inc()
+		log.Warn().Err(err).Msg("correlation state unavailable; client will retry")
+		return nack(id, CodeSinkUnavailable, "the event could not be published; send it again later")
+	}
+	if dupKind != "" {
+		// Already published under another id (content key), or the same
+		// talk details as the call's last ones: acknowledged, not republished.
+		claim.Commit()
+		log.Debug().Str("duplicate", dupKind).Msg("repeat acknowledged")
+		return Result{ID: id, Status: StatusDuplicate}
+	}
 	body, err := json.Marshal(ev)
 	if err != nil {
+		st.abort(ctx)
 		claim.Release()
 		p.m.retryable.WithLabelValues(CodeInternal).Inc()
 		log.Error().Err(err).Msg("encode event")
@@ -89,9 +108,32 @@ func (p *pipeline) handle(ctx context.Context, in incoming, log zerolog.Logger) 
 	}
 	sinkDup, err := p.publish(ctx, Envelope{Subject: p.subjects.For(msg), ID: id, Data: body})
 	if err != nil {
+		st.abort(ctx)
 		claim.Release()
 		p.m.retryable.WithLabelValues(CodeSinkUnavailable).Inc()
 		log.Warn().Err(err).Msg("publish failed; client will retry")
+		return nack(id, CodeSinkUnavailable, "the event could not be published; send it again later")
+	}
+	// The event is stored. Publish the call view and commit the
+	// correlation; if that fails the event is nacked with retry and nothing
+	// is committed, so the resend (a duplicate for a JetStream sink) redoes it.
+	fctx, cancel := context.WithTimeout(ctx, p.timeout)
+	err = st.finish(fctx, func(view *events.Call, msgID string) error {
+		body, err := json.Marshal(view)
+		if err != nil {
+			return err
+		}
+		dup, err := p.publish(ctx, Envelope{Subject: p.subjects.Call(), ID: msgID, Data: body})
+		if err == nil && !dup {
+			p.m.published.WithLabelValues(kindCall).Inc()
+		}
+		return err
+	}, log)
+	cancel()
+	if err != nil {
+		claim.Release()
+		p.m.retryable.WithLabelValues(CodeSinkUnavailable).Inc()
+		log.Warn().Err(err).Msg("call view or correlation state not stored; client will retry")
 		return nack(id, CodeSinkUnavailable, "the event could not be published; send it again later")
 	}
 	claim.Commit()

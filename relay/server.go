@@ -44,9 +44,27 @@ type Server struct {
 	wg       sync.WaitGroup
 }
 
+// Option changes how New builds a Server.
+type Option func(*options)
+
+type options struct {
+	state State
+}
+
+// WithState keeps the correlation state in st (for several replicas: the
+// shared JetStream key-value state of package sinks) instead of a
+// MemoryState bounded by the Config. A *MemoryState is used as is.
+func WithState(st State) Option {
+	return func(o *options) { o.state = st }
+}
+
 // New builds a Server. reg receives the relay's metrics; when reg is also a
 // prometheus.Gatherer (a *prometheus.Registry is), /metrics serves it.
-func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer) (*Server, error) {
+func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("relay config: %w", err)
 	}
@@ -79,6 +97,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer) (
 	dedup := NewDedup(cfg.DedupWindow, cfg.DedupMax)
 	dedup.evicted = m.dedupEvictions.Inc
 	s.p.dedup = dedup
+	s.p.corr = newStateCorrelator(cfg, o.state, m)
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout:  10 * time.Second,
 		ReadBufferSize:    4096,
@@ -158,6 +177,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	return err
+}
+
+// newStateCorrelator builds the correlator over st, or over a MemoryState
+// bounded by cfg when st is nil. With a shared st, a MemoryState bounded the
+// same way mirrors what this replica committed, for the gauges.
+func newStateCorrelator(cfg Config, st State, m *metrics) *correlator {
+	mem, ok := st.(*MemoryState)
+	if !ok {
+		mem = NewMemoryState(MemoryStateConfig{
+			EndedTTL: cfg.CallEndedTTL, IdleTTL: cfg.CallIdleTTL,
+			MaxCalls: cfg.MaxCalls, MaxAgents: cfg.MaxAgents,
+			KeyWindow: cfg.DedupWindow, MaxKeys: cfg.DedupMax,
+		})
+	}
+	if st == nil {
+		st = mem
+	}
+	c := newCorrelator(cfg.Tenant, st, mem, m)
+	c.now = func() time.Time { return mem.now() }
+	return c
 }
 
 // track registers a connection; false when the server is draining.

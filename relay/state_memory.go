@@ -1,0 +1,334 @@
+package relay
+
+import (
+	"container/list"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/callrelay/callrelay/events"
+)
+
+// MemoryStateConfig bounds a MemoryState.
+type MemoryStateConfig struct {
+	// EndedTTL is how long a call is kept after it ended (EventCallDeleted),
+	// and an agent after it logged out.
+	EndedTTL time.Duration
+	// IdleTTL is how long a call or agent without any change is kept.
+	IdleTTL time.Duration
+	// MaxCalls and MaxAgents cap the entries; beyond them the least recently
+	// changed entry is evicted.
+	MaxCalls  int
+	MaxAgents int
+	// KeyWindow is how long a content key is remembered; MaxKeys caps them.
+	KeyWindow time.Duration
+	MaxKeys   int
+}
+
+// MemoryState is the State of a single relay: maps with expiry and a cap,
+// evicting the least recently changed entry first. It is safe for concurrent
+// use. Its records never leave the process, so Call and Agent return copies
+// and PutCall and PutAgent keep the record they are given.
+//
+// A MemoryState also serves, in shared mode, as the replica's local mirror of
+// the records it committed, from which the calls_active and agents gauges
+// are counted.
+type MemoryState struct {
+	cfg MemoryStateConfig
+	now func() time.Time
+
+	mu     sync.Mutex
+	seq    uint64 // the last revision handed out
+	calls  ttlIndex[*events.CallRecord]
+	agents ttlIndex[*events.AgentRecord]
+	keys   *Dedup
+	hooks  stateHooks
+}
+
+// stateHooks let the owner of a MemoryState keep gauges and counters. They
+// are called with the state's lock held and must be quick.
+type stateHooks struct {
+	callChanged  func(from, to events.CallState)
+	callRemoved  func(rec *events.CallRecord, evicted bool)
+	agentChanged func(from, to events.AgentState)
+	agentRemoved func(rec *events.AgentRecord, evicted bool)
+}
+
+var _ State = (*MemoryState)(nil)
+
+// NewMemoryState returns an empty MemoryState bounded by cfg; zero fields
+// take the defaults of Config.
+func NewMemoryState(cfg MemoryStateConfig) *MemoryState {
+	if cfg.EndedTTL <= 0 {
+		cfg.EndedTTL = DefaultCallEndedTTL
+	}
+	if cfg.IdleTTL <= 0 {
+		cfg.IdleTTL = DefaultCallIdleTTL
+	}
+	if cfg.MaxCalls <= 0 {
+		cfg.MaxCalls = DefaultMaxCalls
+	}
+	if cfg.MaxAgents <= 0 {
+		cfg.MaxAgents = DefaultMaxAgents
+	}
+	if cfg.KeyWindow <= 0 {
+		cfg.KeyWindow = DefaultDedupWindow
+	}
+	if cfg.MaxKeys <= 0 {
+		cfg.MaxKeys = DefaultDedupMax
+	}
+	s := &MemoryState{cfg: cfg, now: time.Now, keys: NewDedup(cfg.KeyWindow, cfg.MaxKeys)}
+	s.keys.now = func() time.Time { return s.now() }
+	s.calls.init(cfg.IdleTTL, cfg.EndedTTL, cfg.MaxCalls)
+	s.agents.init(cfg.IdleTTL, cfg.EndedTTL, cfg.MaxAgents)
+	s.hooks = stateHooks{
+		callChanged:  func(events.CallState, events.CallState) {},
+		callRemoved:  func(*events.CallRecord, bool) {},
+		agentChanged: func(events.AgentState, events.AgentState) {},
+		agentRemoved: func(*events.AgentRecord, bool) {},
+	}
+	return s
+}
+
+// Call returns a copy of the record of key and its revision; nil and 0 when
+// absent or expired.
+func (s *MemoryState) Call(_ context.Context, key string) (*events.CallRecord, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked()
+	e := s.calls.get(key, s.now())
+	if e == nil {
+		return nil, 0, nil
+	}
+	return e.v.Clone(), e.rev, nil
+}
+
+// PutCall stores rec under key if its revision is still rev.
+func (s *MemoryState) PutCall(_ context.Context, key string, rec *events.CallRecord, rev uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked()
+	return s.putCallLocked(key, rec, rev, false)
+}
+
+// track stores rec under key whatever is stored: the mirror of a record
+// committed to the shared state.
+func (s *MemoryState) track(key string, rec *events.CallRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked()
+	_ = s.putCallLocked(key, rec, 0, true)
+}
+
+func (s *MemoryState) putCallLocked(key string, rec *events.CallRecord, rev uint64, force bool) error {
+	now := s.now()
+	if old := s.calls.m[key]; old != nil && s.calls.expired(old, now) {
+		s.calls.remove(old)
+		s.hooks.callRemoved(old.v, false)
+	}
+	e := s.calls.get(key, now)
+	var have uint64
+	var from events.CallState
+	if e != nil {
+		have, from = e.rev, e.v.State
+	}
+	if !force && have != rev {
+		return ErrConflict
+	}
+	s.seq++
+	s.calls.put(key, rec, s.seq, rec.Updated, rec.State == events.CallEnded, e)
+	s.hooks.callChanged(from, rec.State)
+	for s.calls.full() {
+		old := s.calls.evictOldest()
+		s.hooks.callRemoved(old.v, true)
+	}
+	return nil
+}
+
+// Agent returns a copy of the record of key and its revision; nil and 0
+// when absent or expired.
+func (s *MemoryState) Agent(_ context.Context, key string) (*events.AgentRecord, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked()
+	e := s.agents.get(key, s.now())
+	if e == nil {
+		return nil, 0, nil
+	}
+	r := *e.v
+	return &r, e.rev, nil
+}
+
+// PutAgent stores rec under key if its revision is still rev.
+func (s *MemoryState) PutAgent(_ context.Context, key string, rec *events.AgentRecord, rev uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked()
+	return s.putAgentLocked(key, rec, rev, false)
+}
+
+// trackAgent stores rec under key whatever is stored (the shared-mode mirror).
+func (s *MemoryState) trackAgent(key string, rec *events.AgentRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked()
+	_ = s.putAgentLocked(key, rec, 0, true)
+}
+
+func (s *MemoryState) putAgentLocked(key string, rec *events.AgentRecord, rev uint64, force bool) error {
+	now := s.now()
+	if old := s.agents.m[key]; old != nil && s.agents.expired(old, now) {
+		s.agents.remove(old)
+		s.hooks.agentRemoved(old.v, false)
+	}
+	e := s.agents.get(key, now)
+	var have uint64
+	var from events.AgentState
+	if e != nil {
+		have, from = e.rev, e.v.State
+	}
+	if !force && have != rev {
+		return ErrConflict
+	}
+	s.seq++
+	s.agents.put(key, rec, s.seq, rec.Updated, rec.State == events.AgentLoggedOut, e)
+	s.hooks.agentChanged(from, rec.State)
+	for s.agents.full() {
+		old := s.agents.evictOldest()
+		s.hooks.agentRemoved(old.v, true)
+	}
+	return nil
+}
+
+// ClaimKey claims a content key; see State.
+func (s *MemoryState) ClaimKey(ctx context.Context, key string) (KeyClaim, bool, error) {
+	c, dup, err := s.keys.Claim(ctx, key)
+	if err != nil || dup {
+		return nil, dup, err
+	}
+	return memClaim{c}, false, nil
+}
+
+// memClaim adapts a Dedup claim to KeyClaim.
+type memClaim struct{ c *Claim }
+
+func (m memClaim) Commit(context.Context) error  { m.c.Commit(); return nil }
+func (m memClaim) Release(context.Context) error { m.c.Release(); return nil }
+
+// Len returns the number of calls and agents held (expired ones included
+// until the next access).
+func (s *MemoryState) Len() (calls, agents int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.calls.m), len(s.agents.m)
+}
+
+// Expire removes every expired entry now. The relay calls it on every
+// access; call it to refresh the gauges when no events arrive.
+func (s *MemoryState) Expire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked()
+}
+
+func (s *MemoryState) expireLocked() {
+	now := s.now()
+	s.calls.expire(now, func(e *ttlEntry[*events.CallRecord]) { s.hooks.callRemoved(e.v, false) })
+	s.agents.expire(now, func(e *ttlEntry[*events.AgentRecord]) { s.hooks.agentRemoved(e.v, false) })
+}
+
+// ttlIndex is a map whose entries expire idle after ttl[0], or after ttl[1]
+// once done, with at most max entries; each of its two lists holds entries
+// in the order they were last put, so that expiry looks at list fronts only.
+type ttlIndex[V any] struct {
+	m     map[string]*ttlEntry[V]
+	lists [2]*list.List
+	ttl   [2]time.Duration
+	max   int
+}
+
+type ttlEntry[V any] struct {
+	key  string
+	v    V
+	rev  uint64
+	at   int64 // ms of the last put, by the record's clock
+	done bool
+	elem *list.Element
+}
+
+func (x *ttlIndex[V]) init(idle, done time.Duration, max int) {
+	x.m = map[string]*ttlEntry[V]{}
+	x.lists = [2]*list.List{list.New(), list.New()}
+	x.ttl = [2]time.Duration{idle, done}
+	x.max = max
+}
+
+func (x *ttlIndex[V]) expired(e *ttlEntry[V], now time.Time) bool {
+	i := 0
+	if e.done {
+		i = 1
+	}
+	return now.UnixMilli()-e.at >= x.ttl[i].Milliseconds()
+}
+
+// get returns the live entry of key, nil when absent or expired.
+func (x *ttlIndex[V]) get(key string, now time.Time) *ttlEntry[V] {
+	e := x.m[key]
+	if e == nil || x.expired(e, now) {
+		return nil
+	}
+	return e
+}
+
+// put stores v; e is the current entry of key, nil when absent (an expired
+// entry must have been removed first).
+func (x *ttlIndex[V]) put(key string, v V, rev uint64, at int64, done bool, e *ttlEntry[V]) {
+	if e == nil {
+		e = &ttlEntry[V]{key: key}
+		x.m[key] = e
+	} else {
+		x.lists[idx(e.done)].Remove(e.elem)
+	}
+	e.v, e.rev, e.at, e.done = v, rev, at, done
+	e.elem = x.lists[idx(done)].PushBack(e)
+}
+
+func idx(done bool) int {
+	if done {
+		return 1
+	}
+	return 0
+}
+
+func (x *ttlIndex[V]) full() bool { return len(x.m) > x.max }
+
+func (x *ttlIndex[V]) remove(e *ttlEntry[V]) {
+	x.lists[idx(e.done)].Remove(e.elem)
+	delete(x.m, e.key)
+}
+
+// evictOldest removes and returns the least recently put entry.
+func (x *ttlIndex[V]) evictOldest() *ttlEntry[V] {
+	a, b := x.lists[0].Front(), x.lists[1].Front()
+	pick := a
+	if a == nil || (b != nil && b.Value.(*ttlEntry[V]).at < a.Value.(*ttlEntry[V]).at) {
+		pick = b
+	}
+	e := pick.Value.(*ttlEntry[V])
+	x.remove(e)
+	return e
+}
+
+// expire removes the expired entries at the front of both lists.
+func (x *ttlIndex[V]) expire(now time.Time, removed func(*ttlEntry[V])) {
+	for _, l := range x.lists {
+		for f := l.Front(); f != nil; f = l.Front() {
+			e := f.Value.(*ttlEntry[V])
+			if !x.expired(e, now) {
+				break
+			}
+			x.remove(e)
+			removed(e)
+		}
+	}
+}
