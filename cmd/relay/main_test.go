@@ -42,7 +42,7 @@ func TestRunAsANewUser(t *testing.T) {
 
 func runAsNewUser(t *testing.T, bin string, extra ...string) {
 	dir := t.TempDir()
-	args := append([]string{"--addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, extra...)
+	args := append([]string{"--addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--demo-workbench-addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	stdout, err := cmd.StdoutPipe()

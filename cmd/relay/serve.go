@@ -45,8 +45,19 @@ type serveCmd struct {
 	StrictMessageIDs bool          `name:"strict-message-ids" env:"RELAY_STRICT_MESSAGE_IDS" help:"Reject callBarEvents whose messageID is not one of the 14 documented ones."`
 	DedupWindow      time.Duration `default:"10m" env:"RELAY_DEDUP_WINDOW" help:"How long an event id is remembered to acknowledge a resend as duplicate (also the stream's duplicate window)."`
 	PublishTimeout   time.Duration `default:"5s" env:"RELAY_PUBLISH_TIMEOUT" help:"How long one publish may take before the event is nacked with retry."`
+	State            string        `default:"memory" enum:"memory,shared" env:"RELAY_STATE" help:"Where the correlation state lives: memory (one replica) or shared (JetStream key-value buckets, for several replicas)."`
+	StateBucket      string        `default:"callrelay" env:"RELAY_STATE_BUCKET" help:"Name prefix of the shared state's buckets (<prefix>-calls, -agents, -keys)."`
+	CallEndedTTL     time.Duration `name:"call-ended-ttl" default:"5m" env:"RELAY_CALL_ENDED_TTL" help:"How long a call is kept after it ended (EventCallDeleted)."`
+	CallIdleTTL      time.Duration `name:"call-idle-ttl" default:"6h" env:"RELAY_CALL_IDLE_TTL" help:"How long a call or agent without any event is kept."`
+	MaxCalls         int           `default:"100000" env:"RELAY_MAX_CALLS" help:"Most calls held in memory; the least recently changed is evicted beyond."`
+	MaxAgents        int           `default:"50000" env:"RELAY_MAX_AGENTS" help:"Most agents held in memory; the least recently changed is evicted beyond."`
 	ShutdownTimeout  time.Duration `default:"20s" env:"RELAY_SHUTDOWN_TIMEOUT" help:"How long SIGTERM waits for events in hand and connections to finish."`
 	LogLevel         string        `default:"info" enum:"debug,info,warn,error" env:"RELAY_LOG_LEVEL" help:"Log level: debug, info, warn, error."`
+
+	// The browser hook and the demo (browserhook/, demo/).
+	WorkbenchOrigins  []string `name:"workbench-origins" env:"RELAY_WORKBENCH_ORIGINS" sep:"," help:"Origins of the Sobot workbench iframe whose postMessages the hook forwards: exact (https://v6.example.com) or subdomain patterns (https://*.sobot.com), comma-separated. Written into GET /hook.js. No entry trusts every origin."`
+	Demo              string   `default:"auto" enum:"auto,on,off" env:"RELAY_DEMO" help:"The demo page at /demo with a simulated workbench: auto (on with the embedded NATS server, off with --nats-url), on, off."`
+	DemoWorkbenchAddr string   `default:"127.0.0.1:8081" env:"RELAY_DEMO_WORKBENCH_ADDR" help:"Listen address of the demo's simulated workbench, a second origin (port 0: a free port). Only in demo mode; its origin is then added to the hook's workbench origins."`
 }
 
 // Run starts everything, prints the banner, and blocks until SIGINT or
@@ -72,12 +83,17 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		StrictMessageIDs: s.StrictMessageIDs,
 		DedupWindow:      s.DedupWindow,
 		PublishTimeout:   s.PublishTimeout,
+		CallEndedTTL:     s.CallEndedTTL,
+		CallIdleTTL:      s.CallIdleTTL,
+		MaxCalls:         s.MaxCalls,
+		MaxAgents:        s.MaxAgents,
 		Version:          version,
 	}
 	if err := s.validate(cfg); err != nil {
 		return err
 	}
 	subjects, _ := events.NewSubjects(s.SubjectPrefix, s.Tenant)
+	demoOn := s.demoOn()
 
 	// NATS: embedded unless an external URL is given.
 	natsURL := s.NatsURL
@@ -144,10 +160,30 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	srv, err := relay.New(cfg, sink, log, reg)
+	var relayOpts []relay.Option
+	stateDesc := "memory"
+	if s.State == "shared" {
+		openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		kv, err := sinks.NewKV(openCtx, nc, sinks.KVConfig{
+			Bucket: s.StateBucket, EndedTTL: s.CallEndedTTL, IdleTTL: s.CallIdleTTL,
+			KeyTTL: s.DedupWindow, ClaimTimeout: 2 * s.PublishTimeout, Replicas: s.StreamReplicas,
+		})
+		cancel()
+		if err != nil {
+			return err
+		}
+		relayOpts = append(relayOpts, relay.WithState(kv))
+		stateDesc = "shared, key-value buckets " + s.StateBucket + "-{calls,agents,keys}"
+	}
+	srv, err := relay.New(cfg, sink, log, reg, relayOpts...)
 	if err != nil {
 		return err
 	}
+	hook, err := s.mountHookAndDemo(srv, nc, subjects.All(), log)
+	if err != nil {
+		return err
+	}
+	defer hook.Close()
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.Addr, err)
@@ -167,6 +203,11 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	fmt.Fprintf(out, "  nats       %s (%s; %s)\n", sinks.RedactURL(natsURL), natsNote, sinkDesc)
 	fmt.Fprintf(out, "  subjects   %s   follow them: go run ./cmd/relay tail\n", subjects.All())
 	fmt.Fprintf(out, "  metrics    %s/metrics\n", httpBase)
+	fmt.Fprintf(out, "  state      %s\n", stateDesc)
+	fmt.Fprintf(out, "  hook       %s/hook.js\n", httpBase)
+	if demoOn {
+		fmt.Fprintf(out, "  demo       %s/demo   (simulated workbench on %s)\n", httpBase, hook.workbenchOrigin)
+	}
 	log.Info().Str("addr", ln.Addr().String()).Str("nats", sinks.RedactURL(natsURL)).Str("sink", s.Sink).Msg("relay started")
 
 	select {
@@ -179,6 +220,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.ShutdownTimeout)
 	defer cancel()
+	hook.Close() // ends the demo's live feeds, which would hold Shutdown up
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Warn().Err(err).Msg("shutdown did not finish cleanly")
 	}
@@ -213,6 +255,20 @@ func (s serveCmd) validate(cfg relay.Config) error {
 	if s.Stream != "" && strings.ContainsAny(s.Stream, ". *>\t") {
 		errs = append(errs, fmt.Errorf("--stream %q: a stream name cannot contain '.', '*', '>' or spaces", s.Stream))
 	}
+	if _, err := relay.NewOriginPolicy(s.WorkbenchOrigins, false); err != nil {
+		errs = append(errs, fmt.Errorf("--workbench-origins: %w", err))
+	}
+	if s.demoOn() {
+		if _, _, err := splitHostPort(s.DemoWorkbenchAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--demo-workbench-addr %q: %w", s.DemoWorkbenchAddr, err))
+		}
+	}
+	if s.State == "shared" && s.Sink == "nats" {
+		errs = append(errs, errors.New("--state shared needs JetStream: use it with --sink jetstream"))
+	}
+	if s.State == "shared" && !validBucket(s.StateBucket) {
+		errs = append(errs, fmt.Errorf("--state-bucket %q: use letters, digits, '-' and '_' only", s.StateBucket))
+	}
 	if s.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
 	}
@@ -220,6 +276,19 @@ func (s serveCmd) validate(cfg relay.Config) error {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// validBucket reports whether name can prefix a key-value bucket name.
+func validBucket(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // flushNATS makes sure everything published reached the server, then closes.
