@@ -3,6 +3,8 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -12,8 +14,32 @@ import (
 )
 
 // maxConflictRetries bounds the compare-and-set retries of one event's
-// correlation; beyond it the event is nacked with retry:true.
-const maxConflictRetries = 16
+// correlation; beyond it, or past the event's deadline, the event is nacked
+// with retry:true. Retries wait a little, with jitter (conflictBackoff), so
+// that replicas racing on one busy call take turns instead of starving one
+// writer: each attempt spans a view publish, a window others keep winning.
+const maxConflictRetries = 64
+
+// conflictBackoff waits before compare-and-set retry number attempt (1, 2,
+// ...): a random time up to min(maxConflictWait, 250µs·2^attempt), or until
+// ctx ends (then its error).
+func conflictBackoff(ctx context.Context, attempt int) error {
+	ceiling := maxConflictWait
+	if attempt < 10 {
+		ceiling = min(ceiling, 250*time.Microsecond<<attempt)
+	}
+	t := time.NewTimer(rand.N(ceiling) + time.Microsecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// maxConflictWait is the longest single wait between two retries.
+const maxConflictWait = 50 * time.Millisecond
 
 // releaseTimeout bounds giving a claim up after a failure, whatever is left
 // of the event's own deadline.
@@ -263,6 +289,10 @@ func (st *step) commitCall(ctx context.Context, publishView func(*events.Call, s
 			return err
 		}
 		log.Debug().Int("attempt", attempt).Msg("call state changed meanwhile; applying again")
+		if err := conflictBackoff(ctx, attempt); err != nil {
+			c.m.stateErrors.WithLabelValues("put_call").Inc()
+			return fmt.Errorf("call state kept changing until the deadline: %w", err)
+		}
 		if err := st.loadCall(ctx); err != nil {
 			return err
 		}
@@ -309,6 +339,10 @@ func (st *step) commitAgent(ctx context.Context) error {
 		if !errors.Is(err, ErrConflict) || attempt >= maxConflictRetries {
 			c.m.stateErrors.WithLabelValues("put_agent").Inc()
 			return err
+		}
+		if err := conflictBackoff(ctx, attempt); err != nil {
+			c.m.stateErrors.WithLabelValues("put_agent").Inc()
+			return fmt.Errorf("agent state kept changing until the deadline: %w", err)
 		}
 		if err := st.loadAgent(ctx); err != nil {
 			return err

@@ -328,6 +328,15 @@ func TestSharedConcurrentUpdatesLoseNothing(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if t.Failed() {
+		for i, r := range replicas {
+			for _, line := range strings.Split(r.logs.String(), "\n") {
+				if strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`) {
+					t.Logf("replica %d: %s", i, line)
+				}
+			}
+		}
+	}
 	views := replicas[0].views(t)
 	var last callView
 	for _, v := range views {
