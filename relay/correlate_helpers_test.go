@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/callrelay/callrelay/relay"
@@ -61,53 +58,8 @@ func MustRelayOn(tb testing.TB, ns *sinks.Embedded, shared bool, opts ...relayOp
 func mustReplica(tb testing.TB, ns *sinks.Embedded, state func(*nats.Conn) relay.State, opts ...relayOption) *testRelay {
 	tb.Helper()
 	tr := &testRelay{ns: ns, logs: &syncBuffer{}}
-	log := zerolog.New(tr.logs).Level(zerolog.DebugLevel)
-	nc, err := sinks.Connect(ns.ClientURL(), sinks.ConnectOptions{Name: "relay-replica", Logger: log})
-	if err != nil {
-		tb.Fatalf("connect: %v", err)
-	}
-	tr.nc = nc
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	sink, err := sinks.NewJetStream(ctx, nc, sinks.StreamConfig{Name: "AGENTCALL", Subjects: []string{"agentcall.>"}})
-	if err != nil {
-		tb.Fatalf("jetstream sink: %v", err)
-	}
-	cfg := relay.Config{PublishTimeout: 5 * time.Second}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	var ropts []relay.Option
-	if state != nil {
-		ropts = append(ropts, relay.WithState(state(nc)))
-	}
-	tr.reg = prometheus.NewRegistry()
-	srv, err := relay.New(cfg, sink, log, tr.reg, ropts...)
-	if err != nil {
-		tb.Fatalf("relay.New: %v", err)
-	}
-	tr.srv = srv
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("listen: %v", err)
-	}
-	tr.base = "http://" + ln.Addr().String()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	obs, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		tb.Fatalf("observer connect: %v", err)
-	}
-	tr.obs = obs
-	tr.js, _ = jetstream.New(obs)
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-		obs.Close()
-		nc.Close()
-	})
+	defaults := func(c *relay.Config) { c.PublishTimeout = 5 * time.Second }
+	tr.start(tb, state, append([]relayOption{defaults}, opts...)...)
 	return tr
 }
 

@@ -40,11 +40,23 @@ type testRelay struct {
 
 type relayOption func(*relay.Config)
 
-// MustRelay starts a relay and registers its cleanup.
+// MustRelay starts a relay with its own embedded NATS server (file store,
+// so a test can restart the server over the same data) and memory state.
 func MustRelay(tb testing.TB, opts ...relayOption) *testRelay {
 	tb.Helper()
 	tr := &testRelay{storeDir: tb.TempDir(), logs: &syncBuffer{}}
 	tr.startNATS(tb, -1)
+	tb.Cleanup(func() { _ = tr.ns.Close() }) // registered first: runs last
+	defaults := func(c *relay.Config) { c.PublishTimeout = 2 * time.Second }
+	tr.start(tb, nil, append([]relayOption{defaults}, opts...)...)
+	return tr
+}
+
+// start runs a relay on tr.ns: its own NATS connection and JetStream sink,
+// the state made by state (nil: memory), an HTTP listener on a random port,
+// and an observer connection for the test; all closed at cleanup.
+func (tr *testRelay) start(tb testing.TB, state func(*nats.Conn) relay.State, opts ...relayOption) {
+	tb.Helper()
 	log := zerolog.New(tr.logs).Level(zerolog.DebugLevel)
 	nc, err := sinks.Connect(tr.ns.ClientURL(), sinks.ConnectOptions{Name: "relay-under-test", Logger: log})
 	if err != nil {
@@ -57,12 +69,16 @@ func MustRelay(tb testing.TB, opts ...relayOption) *testRelay {
 	if err != nil {
 		tb.Fatalf("jetstream sink: %v", err)
 	}
-	cfg := relay.Config{PublishTimeout: 2 * time.Second}
+	var cfg relay.Config
 	for _, o := range opts {
 		o(&cfg)
 	}
+	var ropts []relay.Option
+	if state != nil {
+		ropts = append(ropts, relay.WithState(state(nc)))
+	}
 	tr.reg = prometheus.NewRegistry()
-	srv, err := relay.New(cfg, sink, log, tr.reg)
+	srv, err := relay.New(cfg, sink, log, tr.reg, ropts...)
 	if err != nil {
 		tb.Fatalf("relay.New: %v", err)
 	}
@@ -88,9 +104,7 @@ func MustRelay(tb testing.TB, opts ...relayOption) *testRelay {
 		<-done
 		obs.Close()
 		nc.Close()
-		_ = tr.ns.Close()
 	})
-	return tr
 }
 
 // startNATS starts the embedded server on port (-1: random) over storeDir.
