@@ -18,7 +18,10 @@ import (
 	"github.com/callrelay/callrelay/relay"
 )
 
-// demoOn resolves --demo: auto means on with the embedded NATS server.
+// demoOn resolves --demo: auto means on with the embedded NATS server and
+// an HTTP address on loopback. The demo's live panel shows everything
+// published, personal data included, to whoever opens /demo, so it never
+// turns itself on where other machines can reach it.
 func (s serveCmd) demoOn() bool {
 	switch s.Demo {
 	case "on":
@@ -26,8 +29,23 @@ func (s serveCmd) demoOn() bool {
 	case "off":
 		return false
 	default:
-		return s.NatsURL == ""
+		return s.NatsURL == "" && loopbackAddr(s.Addr)
 	}
+}
+
+// loopbackAddr reports whether the listen address addr ("host:port") is
+// reachable only from this machine: localhost or a loopback IP. An empty
+// host or 0.0.0.0 listens on every interface.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // hookAndDemo is what mountHookAndDemo started: the demo and the simulated

@@ -56,7 +56,7 @@ type serveCmd struct {
 
 	// The browser hook and the demo (browserhook/, demo/).
 	WorkbenchOrigins  []string `name:"workbench-origins" env:"RELAY_WORKBENCH_ORIGINS" sep:"," help:"Origins of the Sobot workbench iframe whose postMessages the hook forwards: exact (https://v6.example.com) or subdomain patterns (https://*.sobot.com), comma-separated. Written into GET /hook.js. No entry trusts every origin."`
-	Demo              string   `default:"auto" enum:"auto,on,off" env:"RELAY_DEMO" help:"The demo page at /demo with a simulated workbench: auto (on with the embedded NATS server, off with --nats-url), on, off."`
+	Demo              string   `default:"auto" enum:"auto,on,off" env:"RELAY_DEMO" help:"The demo page at /demo with a simulated workbench: auto (on with the embedded NATS server and a loopback --addr, else off), on, off. Its live panel shows everything published."`
 	DemoWorkbenchAddr string   `default:"127.0.0.1:8081" env:"RELAY_DEMO_WORKBENCH_ADDR" help:"Listen address of the demo's simulated workbench, a second origin (port 0: a free port). Only in demo mode; its origin is then added to the hook's workbench origins."`
 }
 
