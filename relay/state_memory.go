@@ -121,26 +121,36 @@ func (s *MemoryState) track(key string, rec *events.CallRecord) {
 }
 
 func (s *MemoryState) putCallLocked(key string, rec *events.CallRecord, rev uint64, force bool) error {
+	return putLocked(s, &s.calls, key, rec, rev, force, rec.Updated, rec.State == events.CallEnded,
+		func(r *events.CallRecord) events.CallState { return r.State }, s.hooks.callChanged, s.hooks.callRemoved)
+}
+
+// putLocked stores rec in x under key if the stored revision is still rev
+// (whatever is stored when force), tells the hooks, and evicts the least
+// recently changed entries beyond the cap. updated is the record's time of
+// change and done whether it now expires after the shorter, "ended" TTL.
+func putLocked[V any, S comparable](s *MemoryState, x *ttlIndex[V], key string, rec V, rev uint64, force bool,
+	updated int64, done bool, state func(V) S, changed func(from, to S), removed func(V, bool)) error {
 	now := s.now()
-	if old := s.calls.m[key]; old != nil && s.calls.expired(old, now) {
-		s.calls.remove(old)
-		s.hooks.callRemoved(old.v, false)
+	if old := x.m[key]; old != nil && x.expired(old, now) {
+		x.remove(old)
+		removed(old.v, false)
 	}
-	e := s.calls.get(key, now)
+	e := x.get(key, now)
 	var have uint64
-	var from events.CallState
+	var from S
 	if e != nil {
-		have, from = e.rev, e.v.State
+		have, from = e.rev, state(e.v)
 	}
 	if !force && have != rev {
 		return ErrConflict
 	}
 	s.seq++
-	s.calls.put(key, rec, s.seq, rec.Updated, rec.State == events.CallEnded, e)
-	s.hooks.callChanged(from, rec.State)
-	for s.calls.full() {
-		old := s.calls.evictOldest()
-		s.hooks.callRemoved(old.v, true)
+	x.put(key, rec, s.seq, updated, done, e)
+	changed(from, state(rec))
+	for x.full() {
+		old := x.evictOldest()
+		removed(old.v, true)
 	}
 	return nil
 }
@@ -176,28 +186,8 @@ func (s *MemoryState) trackAgent(key string, rec *events.AgentRecord) {
 }
 
 func (s *MemoryState) putAgentLocked(key string, rec *events.AgentRecord, rev uint64, force bool) error {
-	now := s.now()
-	if old := s.agents.m[key]; old != nil && s.agents.expired(old, now) {
-		s.agents.remove(old)
-		s.hooks.agentRemoved(old.v, false)
-	}
-	e := s.agents.get(key, now)
-	var have uint64
-	var from events.AgentState
-	if e != nil {
-		have, from = e.rev, e.v.State
-	}
-	if !force && have != rev {
-		return ErrConflict
-	}
-	s.seq++
-	s.agents.put(key, rec, s.seq, rec.Updated, rec.State == events.AgentLoggedOut, e)
-	s.hooks.agentChanged(from, rec.State)
-	for s.agents.full() {
-		old := s.agents.evictOldest()
-		s.hooks.agentRemoved(old.v, true)
-	}
-	return nil
+	return putLocked(s, &s.agents, key, rec, rev, force, rec.Updated, rec.State == events.AgentLoggedOut,
+		func(r *events.AgentRecord) events.AgentState { return r.State }, s.hooks.agentChanged, s.hooks.agentRemoved)
 }
 
 // ClaimKey claims a content key; see State.
