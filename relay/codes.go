@@ -28,6 +28,7 @@ const (
 	CodeBatchInvalid     = "batch_invalid"
 	CodeBatchTooLarge    = "batch_too_large"
 	CodeOriginNotAllowed = "origin_not_allowed"
+	CodeUnauthorized     = "unauthorized"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeNotFound         = "not_found"
 	CodeNotReady         = "not_ready"
@@ -67,6 +68,7 @@ var codeTable = map[string]codeInfo{
 	CodeBatchInvalid:     {status: http.StatusBadRequest, doc: "the request body is not a JSON object with an events array"},
 	CodeBatchTooLarge:    {status: http.StatusRequestEntityTooLarge, doc: "the request body or its event count exceeds the limits"},
 	CodeOriginNotAllowed: {status: http.StatusForbidden, doc: "the Origin header is not on the allowlist (or is missing where that is not allowed)"},
+	CodeUnauthorized:     {status: http.StatusUnauthorized, doc: "tokens are required and the request's token is missing, expired or invalid"},
 	CodeMethodNotAllowed: {status: http.StatusMethodNotAllowed, doc: "the HTTP method is not supported on this path"},
 	CodeNotFound:         {status: http.StatusNotFound, doc: "no such path"},
 	CodeNotReady:         {status: http.StatusServiceUnavailable, doc: "the relay cannot publish right now (from /readyz)"},

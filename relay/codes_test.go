@@ -14,7 +14,7 @@ func TestProtocolDocListsEveryCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sections := regexp.MustCompile(`(?m)^### `).Split(string(doc), -1)
+	sections := regexp.MustCompile(`(?m)^##+ `).Split(string(doc), -1)
 	section := func(title string) string {
 		for _, s := range sections {
 			if regexp.MustCompile(`^` + regexp.QuoteMeta(title)).MatchString(s) {

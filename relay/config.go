@@ -49,6 +49,13 @@ type Config struct {
 
 	// PublishTimeout bounds one publish to the sink.
 	PublishTimeout time.Duration
+
+	// TokenSecrets, when not empty, makes client tokens required: HS256 JSON
+	// Web Tokens signed with any of these secrets (several allow rotation).
+	// HelloTimeout is how long a WebSocket client then has to send its hello
+	// frame with a token.
+	TokenSecrets []string
+	HelloTimeout time.Duration
 	// PingInterval is how often the relay pings an idle WebSocket; a
 	// connection that has sent nothing (not even a pong) for PongWait is
 	// closed. WriteWait bounds one frame write.
@@ -69,6 +76,7 @@ const (
 	DefaultDedupWindow    = 10 * time.Minute
 	DefaultDedupMax       = 200_000
 	DefaultPublishTimeout = 5 * time.Second
+	DefaultHelloTimeout   = 10 * time.Second
 	DefaultCallEndedTTL   = 5 * time.Minute
 	DefaultCallIdleTTL    = 6 * time.Hour
 	DefaultMaxCalls       = 100_000
@@ -104,6 +112,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.DedupMax, DefaultDedupMax)
 	setDur(&c.DedupWindow, DefaultDedupWindow)
 	setDur(&c.PublishTimeout, DefaultPublishTimeout)
+	setDur(&c.HelloTimeout, DefaultHelloTimeout)
 	setDur(&c.CallEndedTTL, DefaultCallEndedTTL)
 	setDur(&c.CallIdleTTL, DefaultCallIdleTTL)
 	setInt(&c.MaxCalls, DefaultMaxCalls)
@@ -121,6 +130,9 @@ func (c Config) Validate() error {
 	if _, err := events.NewSubjects(c.SubjectPrefix, c.Tenant); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := NewTokens(c.TokenSecrets); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := NewOriginPolicy(c.AllowedOrigins, c.AllowNoOrigin); err != nil {
 		errs = append(errs, err)
 	}
@@ -134,6 +146,7 @@ func (c Config) Validate() error {
 		{"dedup max", int64(c.DedupMax)},
 		{"dedup window", int64(c.DedupWindow)},
 		{"publish timeout", int64(c.PublishTimeout)},
+		{"hello timeout", int64(c.HelloTimeout)},
 		{"call ended ttl", int64(c.CallEndedTTL)},
 		{"call idle ttl", int64(c.CallIdleTTL)},
 		{"max calls", int64(c.MaxCalls)},

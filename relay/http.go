@@ -23,6 +23,9 @@ const batchTimeout = 20 * time.Second
 
 // batchRequest is the body of POST /v1/events.
 type batchRequest struct {
+	// Token is the client token when tokens are required and the client
+	// cannot send an Authorization header (navigator.sendBeacon).
+	Token  string            `json:"token"`
 	Events []json.RawMessage `json:"events"`
 }
 
@@ -61,7 +64,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodOptions {
 		w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+		w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
 		w.Header().Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -92,6 +95,22 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, CodeBatchInvalid, msg)
 		return
 	}
+	agentSubject := ""
+	if s.tokens != nil {
+		token := req.Token
+		if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			token = strings.TrimSpace(h)
+		}
+		sub, err := s.tokens.Verify(token, time.Now())
+		if err != nil {
+			reason := tokenReason(err)
+			s.m.authFailures.WithLabelValues(reason).Inc()
+			s.log.Warn().Str("reason", reason).Msg("batch refused: token")
+			writeError(w, CodeUnauthorized, err.Error())
+			return
+		}
+		agentSubject = sub
+	}
 	if len(req.Events) > s.cfg.MaxBatchEvents {
 		s.m.rejected.WithLabelValues(CodeBatchTooLarge).Inc()
 		writeError(w, CodeBatchTooLarge, "too many events in one batch")
@@ -106,14 +125,14 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	resp := batchResponse{Results: make([]Result, 0, len(req.Events))}
 	for _, raw := range req.Events {
-		resp.Results = append(resp.Results, s.handleBatchEvent(ctx, raw, receivedAt, log))
+		resp.Results = append(resp.Results, s.handleBatchEvent(ctx, raw, agentSubject, receivedAt, log))
 	}
 	writeJSON(w, http.StatusOK, resp)
 	s.m.ackLatency.WithLabelValues("http").Observe(time.Since(receivedAt).Seconds())
 }
 
 // handleBatchEvent answers one element of a batch.
-func (s *Server) handleBatchEvent(ctx context.Context, raw json.RawMessage, receivedAt time.Time, log zerolog.Logger) Result {
+func (s *Server) handleBatchEvent(ctx context.Context, raw json.RawMessage, agentSubject string, receivedAt time.Time, log zerolog.Logger) Result {
 	var f inFrame
 	if err := json.Unmarshal(raw, &f); err != nil || (f.Type != "" && f.Type != frameEvent) {
 		s.m.received.WithLabelValues(typeInvalid).Inc()
@@ -123,10 +142,11 @@ func (s *Server) handleBatchEvent(ctx context.Context, raw json.RawMessage, rece
 		return nack(echo, CodeInvalidFrame, `each element of events must be an object {"id", "seenAt", "data"}`)
 	}
 	return s.p.handle(ctx, incoming{
-		frame:      f,
-		validUTF8:  utf8.Valid(raw),
-		via:        "http",
-		receivedAt: receivedAt,
+		frame:        f,
+		validUTF8:    utf8.Valid(raw),
+		via:          "http",
+		agentSubject: agentSubject,
+		receivedAt:   receivedAt,
 	}, log)
 }
 

@@ -22,6 +22,7 @@ type metrics struct {
 	retryable       *prometheus.CounterVec // by code (retry:true)
 	duplicates      *prometheus.CounterVec // by layer: relay (dedup window) or sink (JetStream)
 	unknownIDs      prometheus.Counter
+	authFailures    *prometheus.CounterVec // by reason
 	dedupEvictions  prometheus.Counter
 	publishDuration *prometheus.HistogramVec // by result
 	ackLatency      *prometheus.HistogramVec // by transport
@@ -84,6 +85,10 @@ func newMetrics(reg prometheus.Registerer, version string, sinkUp func() bool) (
 			Name: "callrelay_events_duplicate_total",
 			Help: "Events acknowledged as duplicates and not published again, by the layer that caught them (relay, sink).",
 		}, []string{"layer"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callrelay_auth_failures_total",
+			Help: "Clients refused for their token (only with token secrets), by reason.",
+		}, []string{"reason"}),
 		unknownIDs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "callrelay_unknown_message_ids_total",
 			Help: "Accepted callBarEvents whose messageID is not one of the 14 documented ones.",
@@ -187,7 +192,7 @@ func newMetrics(reg prometheus.Registerer, version string, sinkUp func() bool) (
 	})
 	buildInfo.Set(1)
 	for _, c := range []prometheus.Collector{
-		m.connections, m.connClosed, m.received, m.published, m.rejected, m.retryable,
+		m.connections, m.connClosed, m.received, m.published, m.rejected, m.retryable, m.authFailures,
 		m.duplicates, m.unknownIDs, m.dedupEvictions, m.publishDuration, m.ackLatency,
 		sinkUpGauge, buildInfo,
 	} {

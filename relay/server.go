@@ -28,6 +28,7 @@ type Server struct {
 	m       *metrics
 	p       *pipeline
 	origins *OriginPolicy
+	tokens  *Tokens // nil when tokens are not required
 	mux     *http.ServeMux
 	http    *http.Server
 
@@ -74,6 +75,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 	cfg = cfg.withDefaults()
 	subjects, _ := events.NewSubjects(cfg.SubjectPrefix, cfg.Tenant)
 	origins, _ := NewOriginPolicy(cfg.AllowedOrigins, cfg.AllowNoOrigin)
+	tokens, _ := NewTokens(cfg.TokenSecrets)
 	m, err := newMetrics(reg, cfg.Version, func() bool { return sinkReady(sink, time.Second) })
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
@@ -84,6 +86,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 		sink:    sink,
 		m:       m,
 		origins: origins,
+		tokens:  tokens,
 		conns:   map[*conn]struct{}{},
 		p: &pipeline{
 			subjects: subjects,

@@ -28,6 +28,18 @@ type conn struct {
 
 	draining atomic.Bool
 	session  string
+
+	// Set by the reader only. authed is true once the hello frame's token
+	// was accepted (always true when tokens are not required);
+	// agentSubject is the token's subject.
+	authed       bool
+	agentSubject string
+	// end, when its code is set by handleFrame, is the close frame to end
+	// the connection with and why (for the log and metric).
+	end struct {
+		code        int
+		reason, why string
+	}
 }
 
 // outFrame is one frame for the writer: a text frame or, when closeCode is
@@ -83,7 +95,12 @@ func (c *conn) run() (reason string) {
 	cfg := c.s.cfg
 	go c.writer()
 	c.ws.SetReadLimit(0) // the frame limit is enforced below, to close with a reason
-	_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
+	c.authed = c.s.tokens == nil
+	if c.authed {
+		_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
+	} else {
+		_ = c.ws.SetReadDeadline(time.Now().Add(cfg.HelloTimeout))
+	}
 	c.ws.SetPongHandler(func(string) error {
 		c.extendReadDeadline(time.Now())
 		return nil
@@ -118,6 +135,9 @@ func (c *conn) run() (reason string) {
 		}
 		if !c.handleFrame(data, readAt) {
 			reason = "writer_failed"
+			if c.end.code != 0 {
+				reason, closeCode, closeReason = c.end.why, c.end.code, c.end.reason
+			}
 			break
 		}
 	}
@@ -136,6 +156,9 @@ func (c *conn) run() (reason string) {
 // handleFrame answers one text frame. It returns false when the writer has
 // stopped and the connection must end.
 func (c *conn) handleFrame(data []byte, readAt time.Time) bool {
+	if !c.authed {
+		return c.authenticate(data)
+	}
 	var f inFrame
 	if err := json.Unmarshal(data, &f); err != nil {
 		c.s.m.received.WithLabelValues(typeInvalid).Inc()
@@ -146,20 +169,15 @@ func (c *conn) handleFrame(data []byte, readAt time.Time) bool {
 	switch f.Type {
 	case frameEvent:
 		res := c.s.p.handle(c.s.ctx, incoming{
-			frame:      f,
-			validUTF8:  utf8.Valid(data),
-			via:        "ws",
-			receivedAt: readAt,
+			frame:        f,
+			validUTF8:    utf8.Valid(data),
+			via:          "ws",
+			agentSubject: c.agentSubject,
+			receivedAt:   readAt,
 		}, c.log)
 		return c.answer(res, readAt)
 	case frameHello:
-		if f.Session != "" && c.session == "" && validID(f.Session) {
-			c.session = f.Session
-			c.log = c.log.With().Str("session", f.Session).Logger()
-		}
-		c.log.Debug().Str("client", truncate(f.Client, 64)).Msg("hello")
-		body, _ := json.Marshal(welcome{Type: frameWelcome, Session: c.session, MaxMessageBytes: c.s.cfg.MaxMessageBytes, Version: c.s.cfg.Version})
-		return c.send(outFrame{data: body})
+		return c.hello(f)
 	default:
 		_, echo, _ := parseID(f.ID)
 		c.s.m.received.WithLabelValues(typeInvalid).Inc()
@@ -167,6 +185,42 @@ func (c *conn) handleFrame(data []byte, readAt time.Time) bool {
 		c.log.Warn().Str("code", CodeInvalidFrame).Msg("unknown frame type")
 		return c.answer(nack(echo, CodeInvalidFrame, `the frame type must be "hello" or "event"`), readAt)
 	}
+}
+
+// hello records the client's session and answers with welcome.
+func (c *conn) hello(f inFrame) bool {
+	if f.Session != "" && c.session == "" && validID(f.Session) {
+		c.session = f.Session
+		c.log = c.log.With().Str("session", f.Session).Logger()
+	}
+	c.log.Debug().Str("client", truncate(f.Client, 64)).Msg("hello")
+	body, _ := json.Marshal(welcome{Type: frameWelcome, Session: c.session, MaxMessageBytes: c.s.cfg.MaxMessageBytes, Version: c.s.cfg.Version})
+	return c.send(outFrame{data: body})
+}
+
+// authenticate handles the first frame when tokens are required: it must
+// be a hello frame with a valid token, or the connection is closed with
+// 1008 and the reason. The subject is never logged (it may be an email).
+func (c *conn) authenticate(data []byte) bool {
+	var f inFrame
+	if err := json.Unmarshal(data, &f); err != nil || f.Type != frameHello {
+		return c.refuseToken(tokenMissing, "send a hello frame with a token first")
+	}
+	sub, err := c.s.tokens.Verify(f.Token, time.Now())
+	if err != nil {
+		return c.refuseToken(tokenReason(err), err.Error())
+	}
+	c.authed, c.agentSubject = true, sub
+	c.extendReadDeadline(time.Now())
+	return c.hello(f)
+}
+
+// refuseToken ends the connection with 1008 policy violation.
+func (c *conn) refuseToken(reason, text string) bool {
+	c.s.m.authFailures.WithLabelValues(reason).Inc()
+	c.log.Warn().Str("reason", reason).Msg("websocket refused: token")
+	c.end.code, c.end.reason, c.end.why = closePolicy, text, "token_"+reason
+	return false
 }
 
 // answer queues the ack or nack of an event.
@@ -238,7 +292,7 @@ func (c *conn) drain() {
 // deadline; the second check then restores the immediate deadline, so a
 // drain is never undone (drain stores the flag before it sets its deadline).
 func (c *conn) extendReadDeadline(now time.Time) {
-	if c.draining.Load() {
+	if c.draining.Load() || !c.authed {
 		return
 	}
 	_ = c.ws.SetReadDeadline(now.Add(c.s.cfg.PongWait))
@@ -257,6 +311,10 @@ func (c *conn) readEnd(err error) (reason string, closeCode int, closeReason str
 		return "shutdown", closeGoingAway, "relay shutting down"
 	case errors.As(err, &ce):
 		return "client_closed", 0, ""
+	case errors.As(err, &ne) && ne.Timeout() && !c.authed:
+		c.s.m.authFailures.WithLabelValues(tokenTimeout).Inc()
+		c.log.Warn().Str("reason", tokenTimeout).Msg("websocket refused: token")
+		return "token_" + tokenTimeout, closePolicy, fmt.Sprintf("no hello frame with a token within %s", c.s.cfg.HelloTimeout)
 	case errors.As(err, &ne) && ne.Timeout():
 		return "timeout", closeGoingAway, "no frames or pongs within the keep-alive time"
 	default:
