@@ -164,14 +164,16 @@
 
   // beaconBodies splits items into POST /v1/events bodies of at most
   // maxBytes and maxEvents each, in order. An item too large for any body on
-  // its own is left out (the WebSocket path reports it).
-  function beaconBodies(items, maxBytes, maxEvents) {
+  // its own is left out (the WebSocket path reports it). A token, when
+  // given, rides in every body: sendBeacon cannot set headers.
+  function beaconBodies(items, maxBytes, maxEvents, token) {
     var bodies = [];
     var parts = [];
     var size = 0;
-    var overhead = '{"events":[]}'.length;
+    var head = token ? '{"token":' + JSON.stringify(token) + ',"events":[' : '{"events":[';
+    var overhead = utf8Length(head) + 2;
     function flush() {
-      if (parts.length) bodies.push('{"events":[' + parts.join(',') + ']}');
+      if (parts.length) bodies.push(head + parts.join(',') + ']}');
       parts = [];
       size = 0;
     }
@@ -303,6 +305,7 @@
   var persistTimer = null;
   var maxMessageBytes = DEFAULTS.maxMessageBytes;
   var lastBeacon = 0;
+  var lastToken = ''; // the token of the latest connection, for beacons
 
   function debug() {
     if (!cfg.debug) return;
@@ -503,6 +506,7 @@
     reconnectTimer = null;
     if (ws || !cfg.relay) return;
     resolveToken(guard(function (token) {
+      lastToken = token || '';
       if (ws) return;
       var sock;
       try {
@@ -617,7 +621,7 @@
     var nav = win.navigator;
     if (!nav || typeof nav.sendBeacon !== 'function') return;
     persist();
-    var bodies = beaconBodies(outbox, DEFAULTS.beaconMaxBytes, DEFAULTS.beaconMaxEvents);
+    var bodies = beaconBodies(outbox, DEFAULTS.beaconMaxBytes, DEFAULTS.beaconMaxEvents, lastToken || cfg.token);
     var n = 0;
     for (var i = 0; i < bodies.length; i++) {
       var ok = false;

@@ -13,7 +13,7 @@ const WAIT = 20000;
 
 // setup starts NATS, the relay, the subscriber, the workbench origin(s), the
 // parent page's origin and the browser, and registers their cleanup.
-async function setup(t, { evil = false } = {}) {
+async function setup(t, { evil = false, tokenSecret = '' } = {}) {
   const env = {};
   const cleanups = [];
   t.after(async () => {
@@ -30,9 +30,12 @@ async function setup(t, { evil = false } = {}) {
     frames.push({ name: 'evil', origin: env.evil.origin });
   }
   env.relayPort = await h.freePort();
-  env.parent = await h.serve({ '/': { type: 'text/html; charset=utf-8', body: () => h.parentPage(env.relayPort, frames) } });
+  env.parent = await h.serve({
+    '/': { type: 'text/html; charset=utf-8', body: () => h.parentPage(env.relayPort, frames, { tokens: !!tokenSecret }) },
+    '/token': { type: 'text/plain; charset=utf-8', body: () => h.mintToken(tokenSecret, 'agent-1001', 300) }
+  });
   cleanups.push(() => env.parent.stop());
-  env.relayOpts = { port: env.relayPort, natsURL: env.nats.url, allowedOrigins: [env.parent.origin], workbenchOrigins: [env.wb.origin] };
+  env.relayOpts = { port: env.relayPort, natsURL: env.nats.url, allowedOrigins: [env.parent.origin], workbenchOrigins: [env.wb.origin], tokenSecret };
   env.relay = await h.startRelay(env.relayOpts);
   cleanups.push(() => env.relay.stop());
   env.tail = await h.startTail(env.nats.url);
@@ -260,4 +263,31 @@ test('tab closed with queued events: the pagehide beacon delivers them', async (
   await h.waitFor(() => env.tail.events().length >= 4, WAIT, 'the unload beacon\'s events on NATS');
   assertEachOnce(env.tail.events(), 4);
   assert.deepEqual(env.pageErrors, []);
+});
+
+test('with tokens: the hook fetches one per connection from the page\'s back end; WebSocket and beacon are both authenticated', async (t) => {
+  const env = await setup(t, { tokenSecret: 'browser-test-secret-0123456789abcdef' });
+  const frame = await open(env);
+  await play(frame, 'inbound');
+  await h.waitFor(() => env.tail.events().length >= 5, WAIT, '5 events on NATS');
+  for (const e of env.tail.events()) assert.equal(e.agent && e.agent.subject, 'agent-1001', `event ${e.messageID || e.type} lacks the token's subject`);
+  assert.ok(await env.page.evaluate(() => window.tokenFetches) >= 1);
+
+  // The beacon path carries the token in its body (sendBeacon sets no headers).
+  const hold = await holdWebSocket(env);
+  await env.page.evaluate(() => window.callrelay.reconnect());
+  await h.waitFor(async () => (await status(env)).connected, WAIT, 'the held reconnect');
+  await play(frame, 'agentStates');
+  await h.waitFor(async () => (await status(env)).queued === 4, WAIT, '4 queued events');
+  await env.page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await h.waitFor(() => env.tail.events().length >= 9, WAIT, 'the beacon\'s events on NATS');
+  assert.equal(await h.metric(env.relayPort, 'callrelay_auth_failures_total'), 0, 'no token was refused');
+  for (const e of env.tail.events().slice(5)) assert.equal(e.agent && e.agent.subject, 'agent-1001');
+  await hold.release();
+  await h.waitFor(async () => (await status(env)).queued === 0, WAIT, 'the outbox to empty');
+  assertEachOnce(env.tail.events(), 9);
+  quiet(env);
 });

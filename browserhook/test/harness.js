@@ -104,11 +104,12 @@ async function startNats() {
 }
 
 // startRelay runs the built relay against an external NATS. opts: port,
-// natsURL, allowedOrigins, workbenchOrigins.
+// natsURL, allowedOrigins, workbenchOrigins, and tokenSecret to require tokens.
 async function startRelay(opts) {
   const args = ['--addr', `127.0.0.1:${opts.port}`, '--nats-url', opts.natsURL, '--demo', 'off',
     '--allowed-origins', opts.allowedOrigins.join(','), '--workbench-origins', opts.workbenchOrigins.join(','),
     '--shutdown-timeout', '5s', '--log-level', 'warn'];
+  if (opts.tokenSecret) args.push('--token-secret', opts.tokenSecret);
   const p = new Proc('relay', relayBinary(), args);
   await waitFor(() => {
     if (p.exited) throw new Error('relay exited: ' + p.err);
@@ -167,12 +168,15 @@ function serveWorkbench() {
 
 // parentPage is an integrator's page: the README's tag (with a short back-off
 // ceiling so that the tests do not wait long), the workbench frame(s), and
-// the page's own message listener.
-function parentPage(relayPort, frames) {
+// the page's own message listener. With tokens, the tag names a callback
+// that fetches a fresh token from the page's own back end (GET /token).
+function parentPage(relayPort, frames, { tokens = false } = {}) {
   const iframes = frames.map((f) => `<iframe name="${f.name}" src="${f.origin}/"></iframe>`).join('\n');
+  const tokenAttr = tokens ? ' data-token-callback="getRelayToken"' : '';
+  const tokenScript = tokens ? '<script>window.tokenFetches = 0; window.getRelayToken = function () { window.tokenFetches++; return fetch("/token").then(function (r) { return r.text(); }); };</script>\n' : '';
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>parent page</title>
-<script src="http://127.0.0.1:${relayPort}/hook.js" data-relay="ws://127.0.0.1:${relayPort}/v1/ws" data-backoff-max-ms="800" async></script>
+${tokenScript}<script src="http://127.0.0.1:${relayPort}/hook.js" data-relay="ws://127.0.0.1:${relayPort}/v1/ws" data-backoff-max-ms="800"${tokenAttr} async></script>
 </head><body>
 <h1>An integrator's page</h1>
 ${iframes}
@@ -222,4 +226,12 @@ async function metric(relayPort, name, labels) {
   return sum;
 }
 
-module.exports = { waitFor, sleep, freePort, startNats, startRelay, startTail, serve, serveWorkbench, parentPage, launch, metric, relayBinary };
+// mintToken signs an HS256 JSON Web Token, as an integrator's back end does.
+function mintToken(secret, sub, ttlSeconds) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const signed = b64({ alg: 'HS256', typ: 'JWT' }) + '.' + b64({ sub, iat: now, exp: now + ttlSeconds });
+  return signed + '.' + require('node:crypto').createHmac('sha256', secret).update(signed).digest('base64url');
+}
+
+module.exports = { mintToken, waitFor, sleep, freePort, startNats, startRelay, startTail, serve, serveWorkbench, parentPage, launch, metric, relayBinary };

@@ -157,6 +157,10 @@ test('beaconBodies: in order, bounded by bytes and count, oversize left out', ()
   bodies = hook.beaconBodies([mk(0, 10), mk(1, 5000), mk(2, 10)], 2000, 500);
   assert.deepEqual(bodies.flatMap((b) => JSON.parse(b).events.map((e) => e.id)), ['id-0', 'id-2']);
   assert.deepEqual(hook.beaconBodies([], 1000, 10), []);
+  // With a token (the relay requires tokens): in every body, bounds kept.
+  bodies = hook.beaconBodies(items, 700, 500, 'tok.en.sig');
+  assert.ok(bodies.length > 1 && bodies.every((b) => JSON.parse(b).token === 'tok.en.sig' && Buffer.byteLength(b) <= 700));
+  assert.equal(bodies.flatMap((b) => JSON.parse(b).events).length, 10);
 });
 
 test('utf8Length matches Buffer.byteLength', () => {
