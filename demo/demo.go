@@ -26,6 +26,9 @@ type Config struct {
 	MaxClients int
 	// Logger receives the demo's few log lines (never message bodies).
 	Logger zerolog.Logger
+	// Token, when the relay requires tokens, mints the token the demo page
+	// hands its hook (data-token), as an integrator's back end would.
+	Token func() string
 }
 
 // Demo serves the parent page (/demo), its assets (/demo/demo.js,
@@ -79,7 +82,12 @@ func (d *Demo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Host the browser asked for, so the page works on any port.
 func (d *Demo) servePage(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
+	token := ""
+	if d.cfg.Token != nil {
+		token = d.cfg.Token()
+	}
 	err := d.page.Execute(&buf, map[string]string{
+		"Token":           token,
 		"HookSrc":         "http://" + r.Host + "/hook.js",
 		"RelayWS":         "ws://" + r.Host + "/v1/ws",
 		"WorkbenchURL":    d.cfg.WorkbenchURL,
