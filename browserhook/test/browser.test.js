@@ -119,6 +119,11 @@ test('an inbound call arrives on NATS complete, in order, once, with the contrac
   const s = await status(env);
   assert.deepEqual({ connected: s.connected, queued: s.queued, sent: s.sent, acked: s.acked, dropped: s.dropped, lastError: s.lastError, storage: s.storage },
     { connected: true, queued: 0, sent: 5, acked: 5, dropped: 0, lastError: null, storage: 'session' });
+  // status() has exactly the fields hook.d.ts declares (typings and code cannot drift).
+  const dts = require('node:fs').readFileSync(require('node:path').join(__dirname, '..', 'hook.d.ts'), 'utf8');
+  const block = /interface CallrelayStatus \{([\s\S]*?)\n\}/.exec(dts)[1];
+  const declared = [...block.matchAll(/^\s+(\w+):/gm)].map((m) => m[1]).sort();
+  assert.deepEqual(Object.keys(s).sort(), declared);
   quiet(env);
 });
 
