@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"math/bits"
 	"sort"
 	"time"
 )
@@ -96,8 +97,9 @@ const (
 // in the shared state, so its fields are exported; treat it as opaque.
 //
 // A CallRecord is not safe for concurrent use. Apply never modifies the
-// Queue, Location or Talk values it points to (it replaces them), so a
-// shallow Clone is enough to give another owner its own copy.
+// Queue, Location, Talk or Parties values it points to (it replaces them),
+// so a copy of the struct (Clone) is another owner's own record: a
+// transaction applies an event to a copy and commits the copy or drops it.
 type CallRecord struct {
 	CallID      string          `json:"callId"`
 	State       CallState       `json:"state,omitempty"`
@@ -110,10 +112,10 @@ type CallRecord struct {
 	Location    *Location       `json:"loc,omitempty"`
 	LocFromEst  bool            `json:"locEst,omitempty"`
 	Times       [5]int64        `json:"times"` // ms since the epoch, by state rank - 1; 0 unknown
-	MessageIDs  []string        `json:"mids,omitempty"`
-	Parties     []string        `json:"parties,omitempty"`
-	Talk        json.RawMessage `json:"talk,omitempty"`
-	TalkPrint   string          `json:"talkPrint,omitempty"`
+	MessageIDs  MessageIDSet    `json:"mids,omitzero"`
+	Parties     []string        `json:"parties,omitempty"` // copy-on-write: never modified in place
+	Talk        json.RawMessage `json:"talk,omitempty"`    // the record's own copy of the talk details' params
+	TalkPrint   Digest          `json:"talkPrint,omitzero"`
 	Sides       uint8           `json:"sides,omitempty"`
 	Observed    uint8           `json:"obs,omitempty"`
 	Revision    uint64          `json:"rev"`
@@ -126,11 +128,10 @@ func NewCallRecord(callID string) *CallRecord {
 	return &CallRecord{CallID: callID}
 }
 
-// Clone returns a copy of r that shares no mutable memory with it.
+// Clone returns a copy of r that shares no mutable memory with it (the
+// values it shares are never modified in place).
 func (r *CallRecord) Clone() *CallRecord {
 	c := *r
-	c.MessageIDs = append([]string(nil), r.MessageIDs...)
-	c.Parties = append([]string(nil), r.Parties...)
 	return &c
 }
 
@@ -183,12 +184,16 @@ func (r *CallRecord) Apply(in CallInput) CallChange {
 	m := in.Msg
 	ch := CallChange{From: r.State, To: r.State}
 	if m.Type == TypeIframeParams {
-		print := TalkFingerprint(m.Params)
+		print := m.TalkPrint
+		if print.IsZero() {
+			print = TalkFingerprint(m.Params)
+		}
 		if r.Sides&sideTalk != 0 && print == r.TalkPrint {
 			ch.Repeat = true
 			return ch
 		}
-		r.Talk, r.TalkPrint = m.Params, print
+		// Params lies in the caller's frame: the record keeps its own copy.
+		r.Talk, r.TalkPrint = append(json.RawMessage(nil), m.Params...), print
 		if m.Customer != nil {
 			r.Customer = *m.Customer
 		} else {
@@ -216,7 +221,8 @@ func (r *CallRecord) Apply(in CallInput) CallChange {
 		ch.Changed = true
 	}
 	r.mergeAgent(m.Agent, in.AgentSubject, &ch)
-	if p := partyOf(m.Params); p != "" && r.addParty(p) {
+	var pbuf [64]byte
+	if p := appendText(pbuf[:0], m.raw(fPartyID)); len(p) > 0 && r.addParty(p) {
 		ch.Changed = true
 	}
 	t := eventTime(in)
@@ -328,23 +334,29 @@ func span(start, end int64) (time.Duration, bool) {
 	return time.Duration(end-start) * time.Millisecond, true
 }
 
-// addMessageID inserts id in canonical order; false when present or full.
+// addMessageID adds id to the set; false when present or full.
 func (r *CallRecord) addMessageID(id string) bool {
-	return insertSorted(&r.MessageIDs, id, MaxCallMessageIDs, messageIDLess)
+	return r.MessageIDs.add(id)
 }
 
 // addParty inserts a partyID in sorted order; false when present or full.
-func (r *CallRecord) addParty(p string) bool {
-	return insertSorted(&r.Parties, p, MaxCallParties, func(a, b string) bool { return a < b })
-}
-
-// messageIDLess orders known IDs in the vendor's order, then unknown ones by name.
-func messageIDLess(a, b string) bool {
-	ia, ib := knownIndex(a), knownIndex(b)
-	if ia != ib {
-		return ia < ib
+// The list is replaced, never modified in place, since copies of the record
+// may share it.
+func (r *CallRecord) addParty(p []byte) bool {
+	s := r.Parties
+	i := sort.Search(len(s), func(i int) bool { return s[i] >= string(p) })
+	if i < len(s) && s[i] == string(p) {
+		return false
 	}
-	return a < b
+	if len(s) >= MaxCallParties {
+		return false
+	}
+	n := make([]string, 0, len(s)+1)
+	n = append(n, s[:i]...)
+	n = append(n, string(p))
+	n = append(n, s[i:]...)
+	r.Parties = n
+	return true
 }
 
 // knownIndex is the vendor's position of a known ID, len(knownIDs) for unknown ones.
@@ -357,18 +369,68 @@ func knownIndex(id string) int {
 	return len(knownIDs)
 }
 
-func insertSorted(list *[]string, v string, limit int, less func(a, b string) bool) bool {
-	s := *list
-	i := sort.Search(len(s), func(i int) bool { return !less(s[i], v) })
-	if i < len(s) && s[i] == v {
+// MessageIDSet is the set of phone-bar message IDs a call has seen: the 14
+// known ones as bits, others (at most MaxCallMessageIDs in all) in a sorted
+// list that is replaced, never modified in place. Its JSON form is the list
+// of IDs, known ones in the vendor's order, then the others.
+type MessageIDSet struct {
+	known uint16
+	other []string
+}
+
+// add adds id; false when present or when the set is full.
+func (s *MessageIDSet) add(id string) bool {
+	if k := knownIndex(id); k < len(knownIDs) {
+		if s.known&(1<<k) != 0 {
+			return false
+		}
+		if s.Len() >= MaxCallMessageIDs {
+			return false
+		}
+		s.known |= 1 << k
+		return true
+	}
+	i := sort.SearchStrings(s.other, id)
+	if i < len(s.other) && s.other[i] == id || s.Len() >= MaxCallMessageIDs {
 		return false
 	}
-	if len(s) >= limit {
-		return false
-	}
-	s = append(s, "")
-	copy(s[i+1:], s[i:])
-	s[i] = v
-	*list = s
+	n := make([]string, 0, len(s.other)+1)
+	n = append(n, s.other[:i]...)
+	n = append(n, id)
+	s.other = append(n, s.other[i:]...)
 	return true
+}
+
+// Len returns the number of IDs in the set.
+func (s MessageIDSet) Len() int { return bits.OnesCount16(s.known) + len(s.other) }
+
+// IsZero reports whether the set is empty.
+func (s MessageIDSet) IsZero() bool { return s.known == 0 && len(s.other) == 0 }
+
+// List returns the IDs, known ones in the vendor's order, then the others
+// sorted. The slice is new.
+func (s MessageIDSet) List() []string {
+	out := make([]string, 0, s.Len())
+	for k, id := range knownIDs {
+		if s.known&(1<<k) != 0 {
+			out = append(out, id)
+		}
+	}
+	return append(out, s.other...)
+}
+
+// MarshalJSON encodes the set as the list of its IDs.
+func (s MessageIDSet) MarshalJSON() ([]byte, error) { return json.Marshal(s.List()) }
+
+// UnmarshalJSON decodes a list of IDs.
+func (s *MessageIDSet) UnmarshalJSON(b []byte) error {
+	var ids []string
+	if err := json.Unmarshal(b, &ids); err != nil {
+		return err
+	}
+	*s = MessageIDSet{}
+	for _, id := range ids {
+		s.add(id)
+	}
+	return nil
 }

@@ -191,7 +191,11 @@ func TestContentKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return events.ContentKey("acme", m)
+		k, ok := events.ContentKey("acme", m)
+		if !ok {
+			return ""
+		}
+		return k.String()
 	}
 	base := key(`{"messageID":"EventRinging","callID":"C","companyId":"cmp","creationTime":1}`)
 	if base == "" {

@@ -1,11 +1,9 @@
 package events
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"sort"
 	"strconv"
 )
@@ -36,113 +34,204 @@ func AgentKey(tenant string, m *Message, subject string) string {
 	default:
 		return ""
 	}
-	return tenant + ".a." + digest([]byte(id))
+	return tenant + ".a." + shortDigest([]byte(id))
 }
 
-// contentFields are the vendor fields that identify one phone-bar event.
-type contentFields struct {
-	CompanyID   json.RawMessage `json:"companyId"`
-	PartyID     json.RawMessage `json:"partyID"`
-	ThisDN      json.RawMessage `json:"thisDN"`
-	ReferenceID json.RawMessage `json:"referenceID"`
+// Digest is the first 16 bytes of a SHA-256: it names a content key or a
+// set of talk details without carrying them. Its text form is hex.
+type Digest [16]byte
+
+// String returns d in hex.
+func (d Digest) String() string { return hex.EncodeToString(d[:]) }
+
+// IsZero reports whether d is the zero Digest (none computed).
+func (d Digest) IsZero() bool { return d == Digest{} }
+
+// MarshalText encodes d in hex.
+func (d Digest) MarshalText() ([]byte, error) {
+	b := make([]byte, hex.EncodedLen(len(d)))
+	hex.Encode(b, d[:])
+	return b, nil
 }
 
-// ContentKey returns the key identifying the vendor event a callBarEvent
-// carries, so that the same event reaching the relay from two tabs (two
-// hooks, two ids) is published once; "" when the event does not carry
-// enough to be identified, and must then never be treated as a repeat.
+// UnmarshalText decodes hex; anything else leaves the zero Digest, which
+// never equals a computed one.
+func (d *Digest) UnmarshalText(b []byte) error {
+	var v Digest
+	if hex.DecodedLen(len(b)) == len(v) {
+		if _, err := hex.Decode(v[:], b); err == nil {
+			*d = v
+			return nil
+		}
+	}
+	*d = Digest{}
+	return nil
+}
+
+// ContentKey returns the digest identifying the vendor event a callBarEvent
+// carries, within tenant, so that the same event reaching the relay from two
+// tabs (two hooks, two ids) is published once; ok is false when the event
+// does not carry enough to be identified, and must then never be treated as
+// a repeat.
 //
 // A key needs params.companyId, params.messageID and params.creationTime,
 // and something naming whose event it is: callID for talk and unknown
 // events, agentID, agentUUID or thisDN for agent events. partyID, thisDN
 // and referenceID are part of the key when present, so that the legs of a
 // conference (same call, same millisecond, another party or device) stay
-// distinct.
-func ContentKey(tenant string, m *Message) string {
+// distinct. It reads m.Params, so call it while the parsed data is valid.
+func ContentKey(tenant string, m *Message) (key Digest, ok bool) {
 	if m == nil || m.Type != TypeCallBarEvent || m.CreationTime <= 0 {
-		return ""
+		return Digest{}, false
 	}
-	var f contentFields
-	if err := json.Unmarshal(m.Params, &f); err != nil {
-		return ""
+	var scratch [512]byte
+	b := scratch[:0]
+	b = append(b, tenant...)
+	b = append(b, 0)
+	mark := len(b)
+	b = appendText(b, m.raw(fCompanyID))
+	if len(b) == mark {
+		return Digest{}, false
 	}
-	company := idText(f.CompanyID)
-	if company == "" {
-		return ""
-	}
+	b = append(b, 0)
 	var agentID, agentUUID string
 	if m.Agent != nil {
 		agentID, agentUUID = m.Agent.ID, m.Agent.UUID
 	}
-	thisDN := idText(f.ThisDN)
+	thisDN := m.raw(fThisDN)
 	if IsAgentEvent(m.MessageID) {
-		if agentID == "" && agentUUID == "" && thisDN == "" {
-			return ""
+		if agentID == "" && agentUUID == "" && len(appendText(nil, thisDN)) == 0 {
+			return Digest{}, false
 		}
 	} else if m.CallID == "" {
-		return ""
+		return Digest{}, false
 	}
-	var b bytes.Buffer
-	for _, s := range []string{
-		company, m.MessageID, strconv.FormatInt(m.CreationTime, 10), m.CallID,
-		idText(f.PartyID), agentID, agentUUID, thisDN, idText(f.ReferenceID),
-	} {
-		b.WriteString(s)
-		b.WriteByte(0)
-	}
-	return tenant + ".k." + digest(b.Bytes())
+	b = append(b, m.MessageID...)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, m.CreationTime, 10)
+	b = append(b, 0)
+	b = append(b, m.CallID...)
+	b = append(b, 0)
+	b = appendText(b, m.raw(fPartyID))
+	b = append(b, 0)
+	b = append(b, agentID...)
+	b = append(b, 0)
+	b = append(b, agentUUID...)
+	b = append(b, 0)
+	b = appendText(b, thisDN)
+	b = append(b, 0)
+	b = appendText(b, m.raw(fReferenceID))
+	b = append(b, 0)
+	return digest(b), true
 }
 
 // TalkFingerprint returns a digest of an iframeParams' params that ignores
 // "sign" and "timestamp" (the workbench may re-sign the same talk details
 // on every delivery), the order of the fields and insignificant whitespace.
 // Two deliveries with the same fingerprint are repeats of one message.
-func TalkFingerprint(params json.RawMessage) string {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(params, &fields); err != nil {
+// Parse computes it as Message.TalkPrint; this form takes params alone.
+func TalkFingerprint(params []byte) Digest {
+	var buf [32]member
+	p := parser{d: params, members: buf[:0]}
+	i := SkipSpace(params, 0)
+	if i >= len(params) || params[i] != '{' {
 		return digest(params)
 	}
-	names := make([]string, 0, len(fields))
-	for k := range fields {
-		if k != "sign" && k != "timestamp" {
-			names = append(names, k)
+	var err error
+	if p.members, _, err = p.scanParams(i); err != nil {
+		return digest(params)
+	}
+	return p.fingerprint()
+}
+
+// fingerprint digests the members of the scanned params: their decoded
+// names in sorted order, each followed by its value without white space,
+// sign and timestamp left out; a repeated name counts once, its last value.
+func (p *parser) fingerprint() Digest {
+	ms := p.members
+	names := make([]string, len(ms))
+	for i, mb := range ms {
+		if mb.esc {
+			names[i], _ = unquote(mb.key)
+		} else {
+			names[i] = string(mb.key)
 		}
 	}
-	sort.Strings(names)
-	var b bytes.Buffer
-	for _, k := range names {
-		b.WriteString(k)
-		b.WriteByte(0)
-		if err := json.Compact(&b, fields[k]); err != nil {
-			b.Write(fields[k])
+	idx := make([]int, 0, len(ms))
+	for i := range ms {
+		if names[i] != "sign" && names[i] != "timestamp" {
+			idx = append(idx, i)
 		}
-		b.WriteByte(0)
 	}
-	return digest(b.Bytes())
+	// Sorted by name; among equal names the later member comes last, and
+	// only the last of a run is kept.
+	sort.SliceStable(idx, func(a, b int) bool { return names[idx[a]] < names[idx[b]] })
+	h := sha256.New()
+	var buf [512]byte
+	out := buf[:0]
+	flush := func() {
+		h.Write(out)
+		out = out[:0]
+	}
+	for k, i := range idx {
+		if k+1 < len(idx) && names[idx[k+1]] == names[i] {
+			continue
+		}
+		out = append(out, names[i]...)
+		out = append(out, 0)
+		if len(out) > len(buf)/2 {
+			flush()
+		}
+		val := ms[i].val.of(p.d)
+		inString, escaped := false, false
+		for _, c := range val {
+			if inString {
+				switch {
+				case escaped:
+					escaped = false
+				case c == '\\':
+					escaped = true
+				case c == '"':
+					inString = false
+				}
+			} else {
+				switch c {
+				case ' ', '\t', '\n', '\r':
+					continue
+				case '"':
+					inString = true
+				}
+			}
+			out = append(out, c)
+			if len(out) == cap(out) {
+				flush()
+			}
+		}
+		out = append(out, 0)
+		if len(out) > len(buf)/2 {
+			flush()
+		}
+	}
+	flush()
+	var d Digest
+	copy(d[:], h.Sum(nil))
+	return d
 }
 
-// partyOf returns params.partyID as text, "" when absent.
-func partyOf(params json.RawMessage) string {
-	if !bytes.Contains(params, []byte(`"partyID"`)) {
-		return ""
-	}
-	var f contentFields
-	if err := json.Unmarshal(params, &f); err != nil {
-		return ""
-	}
-	return idText(f.PartyID)
-}
-
-// rawText returns a checked id field as text ("" when absent or null).
-func idText(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	return textOf(map[string]json.RawMessage{"v": raw}, "v")
-}
-
-// digest is the first 16 bytes of SHA-256 in hex.
-func digest(b []byte) string {
+// digest is the first 16 bytes of SHA-256.
+func digest(b []byte) Digest {
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	var d Digest
+	copy(d[:], sum[:16])
+	return d
 }
+
+// shortDigest is digest in hex, for state keys.
+func shortDigest(b []byte) string {
+	d := digest(b)
+	return d.String()
+}
+
+// KeyDigest returns the digest of a state key, for keys that are claimed
+// like content keys (e.g. a lock on a call's talk details).
+func KeyDigest(key string) Digest { return digest([]byte(key)) }

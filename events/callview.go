@@ -63,8 +63,8 @@ func (r *CallRecord) View(tenant string) *Call {
 		Queue:       r.Queue,
 		Location:    r.Location,
 		TalkDetails: r.Sides&sideTalk != 0,
-		MessageIDs:  append([]string{}, r.MessageIDs...),
-		Parties:     append([]string(nil), r.Parties...),
+		MessageIDs:  r.MessageIDs.List(),
+		Parties:     r.Parties,
 		Revision:    r.Revision,
 		UpdatedAt:   time.UnixMilli(r.Updated).UTC(),
 	}

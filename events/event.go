@@ -44,7 +44,8 @@ type Event struct {
 // NewEvent builds the Event for a message accepted by Parse. Times are
 // converted to UTC; agentSubject (which may be "") becomes Agent.Subject,
 // creating Agent when the message said nothing of the agent. The Event
-// shares no pointers with m except the Params bytes.
+// shares m's Params bytes and its Queue and Location, which nothing
+// modifies after Parse.
 func NewEvent(m *Message, id, tenant, agentSubject string, seenAt, receivedAt time.Time) *Event {
 	e := &Event{
 		ID:               id,
@@ -58,14 +59,7 @@ func NewEvent(m *Message, id, tenant, agentSubject string, seenAt, receivedAt ti
 		ReceivedAt:       receivedAt.UTC(),
 		Params:           m.Params,
 	}
-	if m.Queue != nil {
-		q := *m.Queue
-		e.Queue = &q
-	}
-	if m.Location != nil {
-		l := *m.Location
-		e.Location = &l
-	}
+	e.Queue, e.Location = m.Queue, m.Location
 	var a Agent
 	if m.Agent != nil {
 		a = *m.Agent

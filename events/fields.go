@@ -35,72 +35,203 @@ func (k fieldKind) want() string {
 	return "null"
 }
 
+// The known params fields, by index into Message's field spans. The order
+// is the order Parse checks their kinds in.
+const (
+	fPartnerID = iota
+	fUID
+	fUemail
+	fEmail
+	fSign
+	fTimestamp
+	fUphone
+	fEncryptUphone
+	fGatewayNumber
+	fCallType
+	fCallIDLower
+	fProvince
+	fCity
+	fStartTime
+	fCreationTime
+	fCompanyID
+	fReferenceID
+	fAttachedData
+	fCallIDUpper
+	fPartyID
+	fPartyRole
+	fANI
+	fDNIS
+	fThisDN
+	fThisDNRole
+	fOtherDN
+	fOtherDNRole
+	fThirdDN
+	fThirdDNRole
+	fAgentID
+	fAgentUUID
+	fFirstQueueUUID
+	fFirstQueueID
+	fFirstQueueName
+	fLastQueueUUID
+	fLastQueueID
+	fLastQueueName
+	fMessageID
+	numFields
+)
+
 // paramField is one known params field and its kind.
 type paramField struct {
 	name string
 	kind fieldKind
 }
 
-// knownFields lists every params field whose type Parse checks, in the
-// order they are checked. Fields not listed (custom params) are never checked.
-var knownFields = [...]paramField{
+// knownFields lists every params field whose type Parse checks, by index.
+// Fields not listed (custom params) are never checked; messageID is
+// checked on its own.
+var knownFields = [numFields]paramField{
 	// Talk details (iframeParams).
-	{"partnerId", kindID},
-	{"uid", kindID},
-	{"uemail", kindText},
-	{"email", kindText},
-	{"sign", kindText},
-	{"timestamp", kindMillis},
-	{"uphone", kindText},
-	{"encryptUphone", kindText},
-	{"gatewayNumber", kindID},
-	{"callType", kindCallType},
-	{"callId", kindID},
-	{"province", kindText},
-	{"city", kindText},
-	{"startTime", kindMillis},
+	fPartnerID:     {"partnerId", kindID},
+	fUID:           {"uid", kindID},
+	fUemail:        {"uemail", kindText},
+	fEmail:         {"email", kindText},
+	fSign:          {"sign", kindText},
+	fTimestamp:     {"timestamp", kindMillis},
+	fUphone:        {"uphone", kindText},
+	fEncryptUphone: {"encryptUphone", kindText},
+	fGatewayNumber: {"gatewayNumber", kindID},
+	fCallType:      {"callType", kindCallType},
+	fCallIDLower:   {"callId", kindID},
+	fProvince:      {"province", kindText},
+	fCity:          {"city", kindText},
+	fStartTime:     {"startTime", kindMillis},
 	// Call events (callBarEvent).
-	{"creationTime", kindMillis},
-	{"companyId", kindID},
-	{"referenceID", kindID},
-	{"attachedData", kindText},
-	{"callID", kindID},
-	{"partyID", kindID},
-	{"partyRole", kindText},
-	{"ANI", kindID},
-	{"DNIS", kindID},
-	{"thisDN", kindID},
-	{"thisDNRole", kindText},
-	{"otherDN", kindID},
-	{"otherDNRole", kindText},
-	{"thirdDN", kindID},
-	{"thirdDNRole", kindText},
-	{"agentID", kindID},
-	{"agentUUID", kindID},
+	fCreationTime: {"creationTime", kindMillis},
+	fCompanyID:    {"companyId", kindID},
+	fReferenceID:  {"referenceID", kindID},
+	fAttachedData: {"attachedData", kindText},
+	fCallIDUpper:  {"callID", kindID},
+	fPartyID:      {"partyID", kindID},
+	fPartyRole:    {"partyRole", kindText},
+	fANI:          {"ANI", kindID},
+	fDNIS:         {"DNIS", kindID},
+	fThisDN:       {"thisDN", kindID},
+	fThisDNRole:   {"thisDNRole", kindText},
+	fOtherDN:      {"otherDN", kindID},
+	fOtherDNRole:  {"otherDNRole", kindText},
+	fThirdDN:      {"thirdDN", kindID},
+	fThirdDNRole:  {"thirdDNRole", kindText},
+	fAgentID:      {"agentID", kindID},
+	fAgentUUID:    {"agentUUID", kindID},
 	// Queue fields of EventEstablished.
-	{"firstDistributedQueueUUID", kindID},
-	{"firstDistributedQueueId", kindID},
-	{"firstDistributedQueueName", kindText},
-	{"lastDistributedQueueUUID", kindID},
-	{"lastDistributedQueueId", kindID},
-	{"lastDistributedQueueName", kindText},
+	fFirstQueueUUID: {"firstDistributedQueueUUID", kindID},
+	fFirstQueueID:   {"firstDistributedQueueId", kindID},
+	fFirstQueueName: {"firstDistributedQueueName", kindText},
+	fLastQueueUUID:  {"lastDistributedQueueUUID", kindID},
+	fLastQueueID:    {"lastDistributedQueueId", kindID},
+	fLastQueueName:  {"lastDistributedQueueName", kindText},
+	fMessageID:      {"messageID", 0},
+}
+
+// fieldIndex returns the index of the known field named name, -1 for any
+// other (custom) field. The switch compiles to a comparison without
+// converting name to a string on the heap.
+func fieldIndex(name []byte) int {
+	switch string(name) {
+	case "partnerId":
+		return fPartnerID
+	case "uid":
+		return fUID
+	case "uemail":
+		return fUemail
+	case "email":
+		return fEmail
+	case "sign":
+		return fSign
+	case "timestamp":
+		return fTimestamp
+	case "uphone":
+		return fUphone
+	case "encryptUphone":
+		return fEncryptUphone
+	case "gatewayNumber":
+		return fGatewayNumber
+	case "callType":
+		return fCallType
+	case "callId":
+		return fCallIDLower
+	case "province":
+		return fProvince
+	case "city":
+		return fCity
+	case "startTime":
+		return fStartTime
+	case "creationTime":
+		return fCreationTime
+	case "companyId":
+		return fCompanyID
+	case "referenceID":
+		return fReferenceID
+	case "attachedData":
+		return fAttachedData
+	case "callID":
+		return fCallIDUpper
+	case "partyID":
+		return fPartyID
+	case "partyRole":
+		return fPartyRole
+	case "ANI":
+		return fANI
+	case "DNIS":
+		return fDNIS
+	case "thisDN":
+		return fThisDN
+	case "thisDNRole":
+		return fThisDNRole
+	case "otherDN":
+		return fOtherDN
+	case "otherDNRole":
+		return fOtherDNRole
+	case "thirdDN":
+		return fThirdDN
+	case "thirdDNRole":
+		return fThirdDNRole
+	case "agentID":
+		return fAgentID
+	case "agentUUID":
+		return fAgentUUID
+	case "firstDistributedQueueUUID":
+		return fFirstQueueUUID
+	case "firstDistributedQueueId":
+		return fFirstQueueID
+	case "firstDistributedQueueName":
+		return fFirstQueueName
+	case "lastDistributedQueueUUID":
+		return fLastQueueUUID
+	case "lastDistributedQueueId":
+		return fLastQueueID
+	case "lastDistributedQueueName":
+		return fLastQueueName
+	case "messageID":
+		return fMessageID
+	}
+	return -1
 }
 
 // checkFields returns an EInvalidField *Error for the first known field of
-// params whose value does not have the expected kind.
-func checkFields(params map[string]json.RawMessage) error {
-	for _, f := range knownFields {
-		raw, ok := params[f.name]
-		if !ok || fieldOK(f.kind, raw) {
+// m's params whose value does not have the expected kind.
+func (m *Message) checkFields() error {
+	for f := 0; f < fMessageID; f++ {
+		raw := m.raw(f)
+		if raw == nil || fieldOK(knownFields[f].kind, raw) {
 			continue
 		}
-		return Errorf(EInvalidField, "params.%s must be %s", f.name, f.kind.want())
+		return Errorf(EInvalidField, "params.%s must be %s", knownFields[f].name, knownFields[f].kind.want())
 	}
 	return nil
 }
 
 // fieldOK reports whether the raw JSON value has kind k (null always has).
-func fieldOK(k fieldKind, raw json.RawMessage) bool {
+func fieldOK(k fieldKind, raw []byte) bool {
 	if len(raw) == 0 {
 		return false
 	}
@@ -153,7 +284,7 @@ func fitsInt64(s string) bool {
 }
 
 // rawString decodes raw when it is a JSON string.
-func rawString(raw json.RawMessage) (string, bool) {
+func rawString(raw []byte) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
@@ -168,30 +299,10 @@ func rawString(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-// textOf returns the value of a checked text or id field as a string:
-// strings as decoded, integers as their decimal form, "" otherwise.
-func textOf(params map[string]json.RawMessage, name string) string {
-	raw, ok := params[name]
-	if !ok || len(raw) == 0 {
-		return ""
-	}
-	if raw[0] == '"' {
-		s, _ := rawString(raw)
-		return s
-	}
-	if isIntegerLiteral(raw) {
-		if string(raw) == "-0" {
-			return "0"
-		}
-		return string(raw)
-	}
-	return ""
-}
-
 // millisOf returns the value of a checked millis field, 0 when absent or null.
-func millisOf(params map[string]json.RawMessage, name string) int64 {
-	s := textOf(params, name)
-	n, err := strconv.ParseInt(s, 10, 64)
+func millisOf(raw []byte) int64 {
+	var tmp [24]byte
+	n, err := strconv.ParseInt(string(appendText(tmp[:0], raw)), 10, 64)
 	if err != nil || n < 0 {
 		return 0
 	}

@@ -1,12 +1,16 @@
 package events_test
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/callrelay/callrelay/events"
 )
@@ -33,6 +37,16 @@ func FuzzParse(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte, strict bool) {
 		m, err := events.Parse(data, events.Options{StrictMessageIDs: strict})
+		// The one-pass scanner must agree with encoding/json on what is JSON.
+		if code := events.ErrorCode(err); len(data) <= events.DefaultMaxBytes && utf8.Valid(data) &&
+			(code == events.EInvalidJSON) == json.Valid(data) {
+			t.Fatalf("got code %q for data that json.Valid says is valid=%v", code, json.Valid(data))
+		}
+		if m != nil && m.Type == events.TypeIframeParams {
+			if got, want := m.TalkPrint, referenceFingerprint(m.Params); got != want {
+				t.Fatalf("fingerprint: got %s, want %s (encoding/json)", got, want)
+			}
+		}
 		if err != nil {
 			if m != nil {
 				t.Fatalf("got a message and error %v, want only the error", err)
@@ -72,4 +86,33 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("strict: accepted unknown message ID %q", m.MessageID)
 		}
 	})
+}
+
+// referenceFingerprint is the talk fingerprint computed the slow way, with
+// encoding/json: decode into a map, sort the names, compact the values.
+func referenceFingerprint(params []byte) events.Digest {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(params, &fields); err != nil {
+		return events.Digest{}
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		if k != "sign" && k != "timestamp" {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	var b bytes.Buffer
+	for _, k := range names {
+		b.WriteString(k)
+		b.WriteByte(0)
+		if err := json.Compact(&b, fields[k]); err != nil {
+			b.Write(fields[k])
+		}
+		b.WriteByte(0)
+	}
+	sum := sha256.Sum256(b.Bytes())
+	var d events.Digest
+	copy(d[:], sum[:16])
+	return d
 }

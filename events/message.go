@@ -21,7 +21,8 @@ type Message struct {
 	Source string
 	// Type is TypeIframeParams or TypeCallBarEvent.
 	Type string
-	// Params is the params object exactly as received (the raw bytes).
+	// Params is the params object exactly as received: the raw bytes,
+	// within the data given to Parse.
 	Params json.RawMessage
 	// MessageID is params.messageID; set on callBarEvent only.
 	MessageID string
@@ -47,6 +48,33 @@ type Message struct {
 	// Customer is the customer of an iframeParams message, nil when all
 	// its fields are empty (and always nil for callBarEvent).
 	Customer *Customer
+	// TalkPrint is the fingerprint of an iframeParams' params (see
+	// TalkFingerprint), computed by Parse from the same scan.
+	TalkPrint Digest
+
+	// fields are where the known params fields lie within Params.
+	fields [numFields]vspan
+	// The values Queue, Location, Agent and Customer point to, so that a
+	// message is one allocation (and one more for all its texts).
+	queue    Queue
+	location Location
+	agent    Agent
+	customer Customer
+}
+
+// raw returns the raw JSON value of known field f, nil when absent.
+func (m *Message) raw(f int) []byte {
+	s := m.fields[f]
+	if s.end == 0 || int(s.end) > len(m.Params) {
+		return nil
+	}
+	return m.Params[s.start:s.end]
+}
+
+// Party returns params.partyID as text, "" when absent. It reads Params,
+// so it is valid only as long as the parsed data is.
+func (m *Message) Party() string {
+	return string(appendText(nil, m.raw(fPartyID)))
 }
 
 // Queue is the first and the last queue (skill group) a call was
