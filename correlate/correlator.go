@@ -1,4 +1,4 @@
-package relay
+package correlate
 
 import (
 	"context"
@@ -6,37 +6,20 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callrelay/callrelay/events"
 )
 
 // maxConflictRetries bounds the compare-and-set retries of one event's
-// correlation; beyond it, or past the event's deadline, the event is nacked
-// with retry:true. Retries wait a little, with jitter (conflictBackoff), so
-// that replicas racing on one busy call take turns instead of starving one
-// writer: each attempt spans a view publish, a window others keep winning.
+// commit; beyond it, or past the event's deadline, Commit fails and the
+// event is nacked with retry:true. Retries wait a little, with jitter
+// (conflictBackoff), so that replicas racing on one busy call take turns
+// instead of starving one writer.
 const maxConflictRetries = 64
-
-// conflictBackoff waits before compare-and-set retry number attempt (1, 2,
-// ...): a random time up to min(maxConflictWait, 250µs·2^attempt), or until
-// ctx ends (then its error).
-func conflictBackoff(ctx context.Context, attempt int) error {
-	ceiling := maxConflictWait
-	if attempt < 10 {
-		ceiling = min(ceiling, 250*time.Microsecond<<attempt)
-	}
-	t := time.NewTimer(rand.N(ceiling) + time.Microsecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // maxConflictWait is the longest single wait between two retries.
 const maxConflictWait = 50 * time.Millisecond
@@ -47,334 +30,427 @@ const releaseTimeout = 2 * time.Second
 
 // Why an event was acknowledged as a duplicate by the correlation.
 const (
-	dupContent = "content" // the same vendor event, already published
-	dupRepeat  = "repeat"  // an iframeParams identical to the call's last one
+	DupContent = "content" // the same vendor event, already published
+	DupRepeat  = "repeat"  // an iframeParams identical to the call's last one
 )
 
-// correlator joins the events of a call (DESIGN §5, contract C): it enriches
-// phone-bar events with the call's talk details, queue and agent, keeps the
-// call's merged view and the agents' states, and recognises repeats. Its
-// state lives in a State; in shared mode, mirror is the replica's local copy
-// of what it committed, which the gauges are counted from (in memory mode
-// mirror is the state itself).
+// Config configures a Correlator.
+type Config struct {
+	// Tenant is the tenant every key is scoped to.
+	Tenant string
+	// Memory bounds the memory state: the state itself when New is given
+	// no State, the replica's mirror (for the gauges) otherwise.
+	Memory MemoryConfig
+}
+
+// Correlator joins the events of a call: it enriches phone-bar events with
+// the call's talk details, queue and agent, keeps the call's merged view and
+// the agents' states, and recognises repeats. It is safe for concurrent use.
 //
-// One event goes through begin (claim its content key, read and apply), the
-// publish of the enriched event by the pipeline, then finish (publish the
-// call view, commit the state with compare-and-set, commit the content key)
-// or abort. Nothing is committed for an event that was not published, so its
-// resend is never mistaken for a repeat.
-type correlator struct {
+// Transactions on one call are serialised by a lock of this process, held
+// from Begin to Commit or Abort by a transaction that changes the call (one
+// that changes nothing releases it at once). The lock is what lets a
+// connection keep several events in flight: each event's Begin sees the
+// state its predecessors on the same call will commit, or waits for them.
+// Between replicas (shared state), compare-and-set on the stored revision
+// keeps updates from being lost.
+type Correlator struct {
 	tenant string
 	store  State
-	mirror *MemoryState
+	mirror *Memory // the state itself in memory mode; the gauges' mirror in shared mode
 	shared bool
 	m      *metrics
 	now    func() time.Time
+
+	mu    sync.Mutex
+	locks map[string]chan struct{} // held call locks; the channel (made on demand) wakes waiters
 }
 
-// newCorrelator wires the correlation metrics into mirror's hooks.
-func newCorrelator(tenant string, store State, mirror *MemoryState, m *metrics) *correlator {
-	c := &correlator{tenant: tenant, store: store, mirror: mirror, shared: State(mirror) != store, m: m, now: time.Now}
-	mirror.hooks = stateHooks{
-		callChanged: func(from, to events.CallState) {
-			if from == to {
-				return
-			}
-			if from != "" {
-				m.callsActive.WithLabelValues(string(from)).Dec()
-			}
-			if to != "" {
-				m.callsActive.WithLabelValues(string(to)).Inc()
-			}
-		},
-		callRemoved: func(rec *events.CallRecord, evicted bool) {
-			if rec.State != "" {
-				m.callsActive.WithLabelValues(string(rec.State)).Dec()
-			}
-			if !rec.Met() {
-				m.correlation.WithLabelValues("unmatched").Inc()
-			}
-			if evicted {
-				m.stateEvictions.WithLabelValues("call").Inc()
-			}
-		},
-		agentChanged: func(from, to events.AgentState) {
-			if from == to {
-				return
-			}
-			if from != "" {
-				m.agents.WithLabelValues(string(from)).Dec()
-			}
-			if to != "" {
-				m.agents.WithLabelValues(string(to)).Inc()
-			}
-		},
-		agentRemoved: func(rec *events.AgentRecord, evicted bool) {
-			if rec.State != "" {
-				m.agents.WithLabelValues(string(rec.State)).Dec()
-			}
-			if evicted {
-				m.stateEvictions.WithLabelValues("agent").Inc()
-			}
-		},
+// New returns a Correlator over st, or over a Memory bounded by
+// cfg.Memory when st is nil; its metrics are registered on reg.
+func New(cfg Config, st State, reg prometheus.Registerer) (*Correlator, error) {
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("register correlation metrics: %w", err)
 	}
-	return c
+	mem, ok := st.(*Memory)
+	if !ok {
+		mem = NewMemory(cfg.Memory)
+	}
+	if st == nil {
+		st = mem
+	}
+	c := &Correlator{
+		tenant: cfg.Tenant, store: st, mirror: mem, shared: State(mem) != st, m: m,
+		locks: map[string]chan struct{}{},
+	}
+	c.now = func() time.Time { return mem.now() }
+	mem.hooks = m.hooks()
+	return c, nil
 }
 
-// step is the correlation of one event in progress.
-type step struct {
-	c           *correlator
-	in          events.CallInput
-	claim       KeyClaim
-	commitClaim bool // a content key (committed) rather than a talk lock (released)
+// Mirror returns the Memory the gauges are counted from: the state itself
+// in memory mode.
+func (c *Correlator) Mirror() *Memory { return c.mirror }
 
-	callKey string
-	rec     *events.CallRecord
-	rev     uint64
-	ch      events.CallChange
-
-	agentKey string
-	arec     *events.AgentRecord
-	arev     uint64
-	achanged bool
+// Input is one accepted event to correlate.
+type Input struct {
+	// Msg is the parsed message; its Params must stay valid until Begin returns.
+	Msg *events.Message
+	// Event is the event to publish; Begin enriches it.
+	Event *events.Event
+	// AgentSubject is the subject of the client's token, if any.
+	AgentSubject string
+	// SeenAt is the hook's time.
+	SeenAt time.Time
 }
 
-// begin claims the event's content key, reads the call or agent it belongs
-// to, applies the event and enriches ev. dup is dupContent or dupRepeat when
-// the event must be acknowledged as a duplicate and not published; step is
-// then nil and nothing is held. An error means the state could not be read:
-// nothing is held either.
-func (c *correlator) begin(ctx context.Context, msg *events.Message, ev *events.Event, subject string, seenAt time.Time) (st *step, dup string, err error) {
-	st = &step{c: c, in: events.CallInput{Msg: msg, AgentSubject: subject, SeenAt: seenAt}}
+// Txn is the correlation of one event in progress. After Begin, exactly one
+// of Commit or Abort must be called (both are safe to call again).
+type Txn struct {
+	c    *Correlator
+	in   events.CallInput
+	done bool
+
+	// Dup is DupContent or DupRepeat when the event must be acknowledged
+	// as a duplicate and not published; the Txn then holds nothing.
+	Dup string
+
+	claim       KeyClaim // the content key, committed with the event
+	talkClaim   KeyClaim // shared mode: serialises a call's talk details across replicas
+	callKey     string
+	locked      bool
+	rec         *events.CallRecord // the new record, when the event changes the call
+	rev         uint64
+	ch          events.CallChange
+	view        *events.Call
+	viewID      string
+	agentKey    string
+	arec        *events.AgentRecord
+	arev        uint64
+	agentChange bool
+}
+
+// Begin claims the event's content key, reads the call or agent it belongs
+// to, applies the event and enriches in.Event. When the event changes the
+// call, View returns the call view to publish with it. An error means the
+// state could not be read (ctx ended, or the shared state is unreachable):
+// nothing is held, and the event must be nacked with retry.
+func (c *Correlator) Begin(ctx context.Context, in Input) (*Txn, error) {
+	msg := in.Msg
+	t := &Txn{c: c, in: events.CallInput{Msg: msg, AgentSubject: in.AgentSubject, SeenAt: in.SeenAt}}
 	isCall := events.IsCallMessage(msg)
-	if key := events.ContentKey(c.tenant, msg); key != "" {
-		claim, isDup, err := c.store.ClaimKey(ctx, key)
+	if key, ok := events.ContentKey(c.tenant, msg); ok {
+		claim, dup, err := c.store.ClaimKey(ctx, key)
 		if err != nil {
-			c.m.stateErrors.WithLabelValues("claim_key").Inc()
-			return nil, "", err
+			c.m.stateErrors[opClaimKey].Inc()
+			return nil, err
 		}
-		if isDup {
+		if dup {
 			c.m.contentDups.Inc()
-			return nil, dupContent, nil
+			t.Dup, t.done = DupContent, true
+			return t, nil
 		}
-		st.claim, st.commitClaim = claim, true
-	} else if isCall && msg.Type == events.TypeIframeParams {
-		// Serialise the talk details of one call, so that the same ones
-		// delivered at once by two tabs are published once.
-		claim, _, err := c.store.ClaimKey(ctx, "t."+events.CallKey(c.tenant, msg.CallID))
-		if err != nil {
-			c.m.stateErrors.WithLabelValues("claim_key").Inc()
-			return nil, "", err
-		}
-		st.claim = claim
+		t.claim = claim
 	}
-
 	switch {
 	case isCall:
-		st.callKey = events.CallKey(c.tenant, msg.CallID)
-		if err := st.loadCall(ctx); err != nil {
-			st.abort(ctx)
-			return nil, "", err
+		t.callKey = events.CallKey(c.tenant, msg.CallID)
+		if err := t.beginCall(ctx, in.Event); err != nil {
+			t.Abort()
+			return nil, err
 		}
-		st.ch = st.rec.Apply(st.in)
-		if st.ch.Repeat {
-			st.abort(ctx)
-			c.m.iframeSuppressed.Inc()
-			return nil, dupRepeat, nil
+		if t.Dup != "" {
+			t.Abort()
+			t.Dup = DupRepeat
 		}
-		st.rec.Enrich(ev)
 	case msg.Type == events.TypeCallBarEvent && events.IsAgentEvent(msg.MessageID):
-		st.agentKey = events.AgentKey(c.tenant, msg, subject)
-		if st.agentKey == "" {
+		t.agentKey = events.AgentKey(c.tenant, msg, in.AgentSubject)
+		if t.agentKey == "" {
 			break
 		}
-		if err := st.loadAgent(ctx); err != nil {
-			st.abort(ctx)
-			return nil, "", err
+		if err := t.loadAgent(ctx); err != nil {
+			t.Abort()
+			return nil, err
 		}
-		st.achanged = st.arec.Apply(msg, seenAt)
+		t.agentChange = t.arec.Apply(msg, in.SeenAt)
 	}
-	return st, "", nil
+	return t, nil
 }
 
-func (st *step) loadCall(ctx context.Context) error {
-	rec, rev, err := st.c.store.Call(ctx, st.callKey)
+// beginCall locks the call, applies the event to a copy of its record and
+// enriches ev. The lock is kept only when the call changed.
+func (t *Txn) beginCall(ctx context.Context, ev *events.Event) error {
+	c := t.c
+	if c.shared && t.in.Msg.Type == events.TypeIframeParams {
+		// Serialise the talk details of one call across replicas, so that
+		// the same ones delivered at once to two replicas are published once.
+		claim, _, err := c.store.ClaimKey(ctx, talkLockKey(t.callKey))
+		if err != nil {
+			c.m.stateErrors[opClaimKey].Inc()
+			return err
+		}
+		t.talkClaim = claim
+	}
+	if err := c.lock(ctx, t.callKey); err != nil {
+		return fmt.Errorf("wait for the call's earlier events: %w", err)
+	}
+	t.locked = true
+	stored, rev, err := t.readCall(ctx)
 	if err != nil {
-		st.c.m.stateErrors.WithLabelValues("get_call").Inc()
 		return err
+	}
+	// The event is applied to a copy on the stack; only a change is copied
+	// to the heap, so that the common event that changes nothing costs no
+	// copy of the record.
+	work := *stored
+	t.ch = work.Apply(t.in)
+	if t.ch.Repeat {
+		c.m.iframeSuppressed.Inc()
+		t.Dup = DupRepeat
+		return nil
+	}
+	work.Enrich(ev)
+	if !t.ch.Changed {
+		c.unlock(t.callKey)
+		t.locked = false
+		return nil
+	}
+	t.rec, t.rev = new(events.CallRecord), rev
+	*t.rec = work
+	t.stamp()
+	return nil
+}
+
+// stamp gives the changed record its next revision and builds its view.
+func (t *Txn) stamp() {
+	t.rec.Revision++
+	t.rec.Updated = t.c.now().UnixMilli()
+	t.view = t.rec.View(t.c.tenant)
+	t.viewID = "call:" + t.callKey + ":" + strconv.FormatInt(t.rec.Created, 10) + ":" + strconv.FormatUint(t.rec.Revision, 10)
+}
+
+// View returns the call view to publish with the event and its message id
+// (stable for a revision, so that a resend is a duplicate in the stream);
+// ok is false when the event did not change the call.
+func (t *Txn) View() (view *events.Call, msgID string, ok bool) {
+	return t.view, t.viewID, t.view != nil
+}
+
+// readCall reads the call's record (read-only) and its revision; a call
+// not yet known gets a new record.
+func (t *Txn) readCall(ctx context.Context) (*events.CallRecord, uint64, error) {
+	rec, rev, err := t.c.store.Call(ctx, t.callKey)
+	if err != nil {
+		t.c.m.stateErrors[opGetCall].Inc()
+		return nil, 0, err
 	}
 	if rec == nil {
 		// Created names this incarnation of the call in its views' message
 		// ids; the event's own time keeps it the same when a resend redoes
 		// the step.
-		rec = events.NewCallRecord(st.in.Msg.CallID)
-		rec.Created = st.in.Msg.CreationTime
+		rec = events.NewCallRecord(t.in.Msg.CallID)
+		rec.Created = t.in.Msg.CreationTime
 		if rec.Created <= 0 {
-			rec.Created = st.in.SeenAt.UnixMilli()
+			rec.Created = t.in.SeenAt.UnixMilli()
 		}
 	}
-	st.rec, st.rev = rec, rev
-	return nil
+	return rec, rev, nil
 }
 
-func (st *step) loadAgent(ctx context.Context) error {
-	rec, rev, err := st.c.store.Agent(ctx, st.agentKey)
+func (t *Txn) loadAgent(ctx context.Context) error {
+	rec, rev, err := t.c.store.Agent(ctx, t.agentKey)
 	if err != nil {
-		st.c.m.stateErrors.WithLabelValues("get_agent").Inc()
+		t.c.m.stateErrors[opGetAgent].Inc()
 		return err
 	}
-	if rec == nil {
-		rec = &events.AgentRecord{}
+	r := events.AgentRecord{}
+	if rec != nil {
+		r = *rec
 	}
-	st.arec, st.arev = rec, rev
+	t.arec, t.arev = &r, rev
 	return nil
 }
 
-// finish runs after the event was published: when the call changed it
-// publishes the call view through publishView, then commits the call (and
-// agent) state with compare-and-set, reading, applying and publishing again
-// on a conflict; then it commits the content key. An error means the state
-// was not committed (the claim is released): the event must be nacked with
-// retry so that its resend redoes the step.
-func (st *step) finish(ctx context.Context, publishView func(view *events.Call, msgID string) error, log zerolog.Logger) error {
-	c := st.c
-	if st.rec != nil && st.ch.Changed {
-		if err := st.commitCall(ctx, publishView, log); err != nil {
-			st.abort(ctx)
+// Commit runs after the event and its call view were stored: it stores the
+// call (and agent) state with compare-and-set and commits the content key.
+// On a conflict with another replica it reads, applies and stamps again and
+// calls republish with the new view before storing it. An error means the
+// state was not committed (everything is released): the event must be
+// nacked with retry so that its resend redoes the step.
+func (t *Txn) Commit(ctx context.Context, republish func(ctx context.Context, view *events.Call, msgID string) error) error {
+	if t == nil || t.done {
+		return nil
+	}
+	if t.rec != nil {
+		if err := t.commitCall(ctx, republish); err != nil {
+			t.Abort()
 			return err
 		}
 	}
-	if st.arec != nil && st.achanged {
-		if err := st.commitAgent(ctx); err != nil {
-			st.abort(ctx)
+	if t.arec != nil && t.agentChange {
+		if err := t.commitAgent(ctx); err != nil {
+			t.Abort()
 			return err
 		}
 	}
-	if st.claim != nil {
-		var err error
-		if st.commitClaim {
-			err = st.claim.Commit(ctx)
-		} else {
-			err = st.claim.Release(ctx)
+	if t.claim != nil {
+		if err := t.claim.Commit(ctx); err != nil {
+			t.c.m.stateErrors[opCommitKey].Inc()
 		}
-		if err != nil {
-			c.m.stateErrors.WithLabelValues("commit_key").Inc()
-			log.Warn().Err(err).Msg("content key not committed")
-		}
-		st.claim = nil
+		t.claim = nil
 	}
+	t.Abort() // releases the lock and the talk claim; nothing else is held
 	return nil
 }
 
-func (st *step) commitCall(ctx context.Context, publishView func(*events.Call, string) error, log zerolog.Logger) error {
-	c := st.c
+func (t *Txn) commitCall(ctx context.Context, republish func(context.Context, *events.Call, string) error) error {
+	c := t.c
 	for attempt := 1; ; attempt++ {
-		st.rec.Revision++
-		st.rec.Updated = c.now().UnixMilli()
-		view := st.rec.View(c.tenant)
-		msgID := "call:" + st.callKey + ":" + strconv.FormatInt(st.rec.Created, 10) + ":" + strconv.FormatUint(st.rec.Revision, 10)
-		if err := publishView(view, msgID); err != nil {
-			return err
-		}
-		err := c.store.PutCall(ctx, st.callKey, st.rec, st.rev)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, ErrConflict) {
-			c.m.stateErrors.WithLabelValues("put_call").Inc()
-			return err
-		}
-		if attempt >= maxConflictRetries {
-			c.m.stateErrors.WithLabelValues("put_call").Inc()
-			return err
-		}
-		log.Debug().Int("attempt", attempt).Msg("call state changed meanwhile; applying again")
-		if err := conflictBackoff(ctx, attempt); err != nil {
-			c.m.stateErrors.WithLabelValues("put_call").Inc()
-			return fmt.Errorf("call state kept changing until the deadline: %w", err)
-		}
-		if err := st.loadCall(ctx); err != nil {
-			return err
-		}
-		st.ch = st.rec.Apply(st.in)
-		if !st.ch.Changed {
-			return nil // another replica applied the same change
-		}
-	}
-	rec, ch := st.rec, st.ch
-	dir := directionLabel(rec.Direction)
-	if rec.Revision == 1 {
-		c.m.callsTotal.WithLabelValues(dir).Inc()
-	}
-	if ch.Met {
-		c.m.correlation.WithLabelValues("matched").Inc()
-		if ch.TalkFirst {
-			c.m.correlation.WithLabelValues("talk_first").Inc()
-		} else {
-			c.m.correlation.WithLabelValues("event_first").Inc()
-		}
-	}
-	if ch.Ring != nil {
-		c.m.ringDuration.WithLabelValues(dir).Observe(ch.Ring.Seconds())
-	}
-	if ch.Talk != nil {
-		c.m.talkDuration.WithLabelValues(dir).Observe(ch.Talk.Seconds())
-	}
-	if c.shared {
-		mirror := *rec
-		mirror.Talk, mirror.MessageIDs, mirror.Parties = nil, nil, nil
-		c.mirror.track(st.callKey, &mirror)
-	}
-	return nil
-}
-
-func (st *step) commitAgent(ctx context.Context) error {
-	c := st.c
-	for attempt := 1; ; attempt++ {
-		st.arec.Updated = c.now().UnixMilli()
-		err := c.store.PutAgent(ctx, st.agentKey, st.arec, st.arev)
+		err := c.store.PutCall(ctx, t.callKey, t.rec, t.rev)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, ErrConflict) || attempt >= maxConflictRetries {
-			c.m.stateErrors.WithLabelValues("put_agent").Inc()
+			c.m.stateErrors[opPutCall].Inc()
 			return err
 		}
 		if err := conflictBackoff(ctx, attempt); err != nil {
-			c.m.stateErrors.WithLabelValues("put_agent").Inc()
-			return fmt.Errorf("agent state kept changing until the deadline: %w", err)
+			c.m.stateErrors[opPutCall].Inc()
+			return fmt.Errorf("call state kept changing until the deadline: %w", err)
 		}
-		if err := st.loadAgent(ctx); err != nil {
+		stored, rev, err := t.readCall(ctx)
+		if err != nil {
 			return err
 		}
-		if !st.arec.Apply(st.in.Msg, st.in.SeenAt) {
-			return nil
+		t.rec, t.rev = stored.Clone(), rev
+		t.ch = t.rec.Apply(t.in)
+		if !t.ch.Changed {
+			return nil // another replica applied the same change
+		}
+		t.stamp()
+		if err := republish(ctx, t.view, t.viewID); err != nil {
+			return err
 		}
 	}
+	c.m.callCommitted(t.rec, t.ch)
 	if c.shared {
-		r := *st.arec
-		c.mirror.trackAgent(st.agentKey, &r)
+		mirror := *t.rec
+		mirror.Talk, mirror.MessageIDs, mirror.Parties = nil, events.MessageIDSet{}, nil
+		c.mirror.track(t.callKey, &mirror)
 	}
 	return nil
 }
 
-// abort releases what begin holds; the step commits nothing.
-func (st *step) abort(ctx context.Context) {
-	if st == nil || st.claim == nil {
-		return
+func (t *Txn) commitAgent(ctx context.Context) error {
+	c := t.c
+	for attempt := 1; ; attempt++ {
+		t.arec.Updated = c.now().UnixMilli()
+		err := c.store.PutAgent(ctx, t.agentKey, t.arec, t.arev)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrConflict) || attempt >= maxConflictRetries {
+			c.m.stateErrors[opPutAgent].Inc()
+			return err
+		}
+		if err := conflictBackoff(ctx, attempt); err != nil {
+			c.m.stateErrors[opPutAgent].Inc()
+			return fmt.Errorf("agent state kept changing until the deadline: %w", err)
+		}
+		if err := t.loadAgent(ctx); err != nil {
+			return err
+		}
+		if !t.arec.Apply(t.in.Msg, t.in.SeenAt) {
+			return nil
+		}
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-	defer cancel()
-	if err := st.claim.Release(rctx); err != nil {
-		st.c.m.stateErrors.WithLabelValues("release_key").Inc()
+	if c.shared {
+		r := *t.arec
+		c.mirror.trackAgent(t.agentKey, &r)
 	}
-	st.claim = nil
+	return nil
 }
 
-// directionLabel is the metric label of a direction.
-func directionLabel(d events.Direction) string {
-	if d == "" {
-		return "unknown"
+// Abort releases what the Txn holds; it commits nothing. It is safe after
+// Commit and safe twice.
+func (t *Txn) Abort() {
+	if t == nil {
+		return
 	}
-	return string(d)
+	t.done = true
+	if t.claim != nil || t.talkClaim != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+		for _, cl := range []*KeyClaim{&t.claim, &t.talkClaim} {
+			if *cl == nil {
+				continue
+			}
+			if err := (*cl).Release(ctx); err != nil {
+				t.c.m.stateErrors[opReleaseKey].Inc()
+			}
+			*cl = nil
+		}
+		cancel()
+	}
+	if t.locked {
+		t.c.unlock(t.callKey)
+		t.locked = false
+	}
+}
+
+// lock takes the process-wide lock of a call, waiting for its holder.
+func (c *Correlator) lock(ctx context.Context, key string) error {
+	c.mu.Lock()
+	for {
+		wake, held := c.locks[key]
+		if !held {
+			c.locks[key] = nil
+			c.mu.Unlock()
+			return nil
+		}
+		if wake == nil {
+			wake = make(chan struct{})
+			c.locks[key] = wake
+		}
+		c.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.mu.Lock()
+	}
+}
+
+func (c *Correlator) unlock(key string) {
+	c.mu.Lock()
+	wake := c.locks[key]
+	delete(c.locks, key)
+	c.mu.Unlock()
+	if wake != nil {
+		close(wake)
+	}
+}
+
+// talkLockKey is the key claimed around a call's talk details in shared mode.
+func talkLockKey(callKey string) events.Digest {
+	return events.KeyDigest("t." + callKey)
+}
+
+// conflictBackoff waits before compare-and-set retry number attempt (1, 2,
+// ...): a random time up to min(maxConflictWait, 250µs·2^attempt), or until
+// ctx ends (then its error).
+func conflictBackoff(ctx context.Context, attempt int) error {
+	ceiling := maxConflictWait
+	if attempt < 10 {
+		ceiling = min(ceiling, 250*time.Microsecond<<attempt)
+	}
+	timer := time.NewTimer(rand.N(ceiling) + time.Microsecond)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -1,130 +1,192 @@
-package relay
+package correlate
 
 import (
-	"container/list"
 	"context"
+	"encoding/binary"
+	"hash/maphash"
 	"sync"
 	"time"
+
+	"github.com/callrelay/callrelay/events"
 )
 
-// Dedup remembers the ids of published events for a bounded window so that an
-// event sent again (after a lost ack, or by sendBeacon and then by the
-// WebSocket) is acknowledged as a duplicate instead of being published twice.
+// Dedup remembers keys for a bounded window: the ids of published events,
+// so that an event sent again (after a lost ack, or by sendBeacon and then
+// by the WebSocket) is acknowledged as a duplicate instead of being
+// published twice, and the content keys of the memory state.
 //
-// An id is claimed before publishing and committed only after the sink took
-// the event; a second arrival of an id that is still being published waits
-// for the first to finish. A failed publish releases the claim, so the retry
-// is not mistaken for a duplicate. Entries expire after the window and the
-// oldest are evicted beyond the capacity, so memory is bounded. Dedup is safe
-// for concurrent use.
+// A key is claimed before publishing and committed only after the sink took
+// the event; a second claim of a key that is still held waits for the first
+// to be committed or released. A failed publish releases the claim, so the
+// retry is not mistaken for a duplicate. Keys are fixed-size digests, kept
+// in a map and in a ring of commit times: entries expire after the window
+// and the oldest are evicted beyond the capacity, so memory is bounded (about
+// 60 bytes an entry). Dedup is safe for concurrent use.
 type Dedup struct {
 	window time.Duration
 	max    int
 	now    func() time.Time
+	seeds  [2]maphash.Seed
 
-	mu      sync.Mutex
-	entries map[string]*dedupEntry
-	order   *list.List // committed entries, oldest first
-	evicted func()     // called (under mu) for each entry evicted by the cap
+	mu    sync.Mutex
+	m     map[events.Digest]int64 // commit time in ms; pending while claimed
+	waits map[events.Digest]chan struct{}
+	ring  []dedupRec // committed keys, oldest first from head (circular)
+	head  int
+	n     int
+	// evicted is called (under mu) for each key evicted by the cap.
+	evicted func()
 }
 
-type dedupEntry struct {
-	done      chan struct{} // closed when the claim is committed or released
-	committed bool
-	at        time.Time
-	elem      *list.Element
+// pending marks a claimed key that is neither committed nor released.
+const pending = -1
+
+type dedupRec struct {
+	key events.Digest
+	at  int64
 }
 
-// NewDedup returns a Dedup remembering up to max ids for window each.
+// NewDedup returns a Dedup remembering up to max keys for window each.
 func NewDedup(window time.Duration, max int) *Dedup {
 	return &Dedup{
 		window:  window,
 		max:     max,
 		now:     time.Now,
-		entries: map[string]*dedupEntry{},
-		order:   list.New(),
+		seeds:   [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		m:       map[events.Digest]int64{},
+		waits:   map[events.Digest]chan struct{}{},
 		evicted: func() {},
 	}
 }
 
-// Claim is the right to publish one id; exactly one of Commit or Release must
-// be called.
-type Claim struct {
-	d  *Dedup
-	id string
-	e  *dedupEntry
+// SetEvicted sets the function called, under the Dedup's lock, for each key
+// evicted by the cap. Call it before the Dedup is shared.
+func (d *Dedup) SetEvicted(f func()) { d.evicted = f }
+
+// SetClock replaces the Dedup's clock. Call it before the Dedup is shared;
+// it is for tests and tools.
+func (d *Dedup) SetClock(now func() time.Time) { d.now = now }
+
+// KeyOf returns the key of an event id: 128 bits of two seeded hashes, so
+// that a collision (which would acknowledge an event without publishing it)
+// is out of reach. The seeds are per process, like the memory they key.
+func (d *Dedup) KeyOf(id string) events.Digest {
+	var k events.Digest
+	binary.LittleEndian.PutUint64(k[:8], maphash.String(d.seeds[0], id))
+	binary.LittleEndian.PutUint64(k[8:], maphash.String(d.seeds[1], id))
+	return k
 }
 
-// Claim returns a claim on id, or duplicate=true when id was published within
-// the window. It waits while another caller holds a claim on the same id; err
-// is ctx's error if ctx ends first.
-func (d *Dedup) Claim(ctx context.Context, id string) (c *Claim, duplicate bool, err error) {
+// Claim is the right to publish under one key; exactly one of Commit or
+// Release must be called.
+type Claim struct {
+	d   *Dedup
+	key events.Digest
+}
+
+// Claim returns a claim on key, or duplicate=true when key was committed
+// within the window. It waits while another caller holds a claim on the
+// same key; err is ctx's error if ctx ends first.
+func (d *Dedup) Claim(ctx context.Context, key events.Digest) (c Claim, duplicate bool, err error) {
 	for {
 		d.mu.Lock()
 		d.expireLocked()
-		e, ok := d.entries[id]
+		at, ok := d.m[key]
 		if !ok {
-			e = &dedupEntry{done: make(chan struct{})}
-			d.entries[id] = e
+			d.m[key] = pending
 			d.mu.Unlock()
-			return &Claim{d: d, id: id, e: e}, false, nil
+			return Claim{d: d, key: key}, false, nil
 		}
-		if e.committed {
+		if at != pending {
 			d.mu.Unlock()
-			return nil, true, nil
+			return Claim{}, true, nil
 		}
-		wait := e.done
+		wait := d.waits[key]
+		if wait == nil {
+			wait = make(chan struct{})
+			d.waits[key] = wait
+		}
 		d.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return nil, false, ctx.Err()
+			return Claim{}, false, ctx.Err()
 		}
 	}
 }
 
-// Commit records that the id was published.
-func (c *Claim) Commit() {
+// Commit records that the key's event was published.
+func (c Claim) Commit() {
 	d := c.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	c.e.committed = true
-	c.e.at = d.now()
-	c.e.elem = d.order.PushBack(c.id)
-	close(c.e.done)
-	for d.order.Len() > d.max {
-		d.removeLocked(d.order.Front())
+	at := d.now().UnixMilli()
+	d.m[c.key] = at
+	d.push(dedupRec{key: c.key, at: at})
+	d.wakeLocked(c.key)
+	for d.n > d.max {
+		d.popLocked()
 		d.evicted()
 	}
 }
 
-// Release gives the claim up without recording the id (the publish failed).
-func (c *Claim) Release() {
+// Release gives the claim up without recording the key (the publish failed).
+func (c Claim) Release() {
 	d := c.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	delete(d.entries, c.id)
-	close(c.e.done)
+	if d.m[c.key] == pending {
+		delete(d.m, c.key)
+	}
+	d.wakeLocked(c.key)
 }
 
-// Len returns the number of ids remembered.
-func (d *Dedup) Len() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.order.Len()
-}
-
-func (d *Dedup) expireLocked() {
-	cutoff := d.now().Add(-d.window)
-	for front := d.order.Front(); front != nil; front = d.order.Front() {
-		if d.entries[front.Value.(string)].at.After(cutoff) {
-			return
-		}
-		d.removeLocked(front)
+func (d *Dedup) wakeLocked(key events.Digest) {
+	if w := d.waits[key]; w != nil {
+		close(w)
+		delete(d.waits, key)
 	}
 }
 
-func (d *Dedup) removeLocked(elem *list.Element) {
-	id := d.order.Remove(elem).(string)
-	delete(d.entries, id)
+// Len returns the number of keys remembered.
+func (d *Dedup) Len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.n
+}
+
+// push appends r to the ring, growing it (by doubling, up to max+1).
+func (d *Dedup) push(r dedupRec) {
+	if d.n == len(d.ring) {
+		size := max(2*len(d.ring), 64)
+		size = min(size, d.max+1)
+		if size <= d.n {
+			size = d.n + 1
+		}
+		grown := make([]dedupRec, size)
+		for i := 0; i < d.n; i++ {
+			grown[i] = d.ring[(d.head+i)%len(d.ring)]
+		}
+		d.ring, d.head = grown, 0
+	}
+	d.ring[(d.head+d.n)%len(d.ring)] = r
+	d.n++
+}
+
+// popLocked forgets the oldest committed key, unless it was committed again since.
+func (d *Dedup) popLocked() {
+	r := d.ring[d.head]
+	if d.m[r.key] == r.at {
+		delete(d.m, r.key)
+	}
+	d.ring[d.head] = dedupRec{}
+	d.head = (d.head + 1) % len(d.ring)
+	d.n--
+}
+
+func (d *Dedup) expireLocked() {
+	cutoff := d.now().Add(-d.window).UnixMilli()
+	for d.n > 0 && d.ring[d.head].at <= cutoff {
+		d.popLocked()
+	}
 }

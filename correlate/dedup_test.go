@@ -1,4 +1,4 @@
-package relay_test
+package correlate_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callrelay/callrelay/relay"
+	"github.com/callrelay/callrelay/correlate"
 )
 
 // fakeClock is a settable clock for Dedup. Every reading is also reported on
@@ -52,9 +52,9 @@ func hangGuard(tb testing.TB) context.Context {
 }
 
 // MustClaim claims id and fails the test unless it gets a claim.
-func MustClaim(tb testing.TB, d *relay.Dedup, id string) *relay.Claim {
+func MustClaim(tb testing.TB, d *correlate.Dedup, id string) *correlate.Claim {
 	tb.Helper()
-	c, dup, err := d.Claim(hangGuard(tb), id)
+	c, dup, err := claimID(d, hangGuard(tb), id)
 	if err != nil || dup || c == nil {
 		tb.Fatalf("Claim(%q): got (claim %v, duplicate %v, err %v), want a claim", id, c != nil, dup, err)
 	}
@@ -62,25 +62,25 @@ func MustClaim(tb testing.TB, d *relay.Dedup, id string) *relay.Claim {
 }
 
 // MustDuplicate claims id and fails the test unless it is a duplicate.
-func MustDuplicate(tb testing.TB, d *relay.Dedup, id string) {
+func MustDuplicate(tb testing.TB, d *correlate.Dedup, id string) {
 	tb.Helper()
-	c, dup, err := d.Claim(hangGuard(tb), id)
+	c, dup, err := claimID(d, hangGuard(tb), id)
 	if err != nil || !dup || c != nil {
 		tb.Fatalf("Claim(%q): got (claim %v, duplicate %v, err %v), want a duplicate", id, c != nil, dup, err)
 	}
 }
 
 type claimResult struct {
-	c   *relay.Claim
+	c   *correlate.Claim
 	dup bool
 	err error
 }
 
-// startBlockedClaim calls d.Claim(ctx, id) in a goroutine while another claim
+// startBlockedClaim calls claimID(d, ctx, id) in a goroutine while another claim
 // on id is held, and returns once that call has looked at the id and let go
 // of the lock, so it is waiting (or, if Dedup is broken, has returned). The
 // result arrives on the returned channel.
-func startBlockedClaim(tb testing.TB, ctx context.Context, d *relay.Dedup, clock *fakeClock, id string) <-chan claimResult {
+func startBlockedClaim(tb testing.TB, ctx context.Context, d *correlate.Dedup, clock *fakeClock, id string) <-chan claimResult {
 	tb.Helper()
 	clock.mu.Lock()
 	clock.readings = make(chan struct{}, 1)
@@ -88,7 +88,7 @@ func startBlockedClaim(tb testing.TB, ctx context.Context, d *relay.Dedup, clock
 	clock.mu.Unlock()
 	res := make(chan claimResult, 1)
 	go func() {
-		c, dup, err := d.Claim(ctx, id)
+		c, dup, err := claimID(d, ctx, id)
 		res <- claimResult{c, dup, err}
 	}()
 	select {
@@ -120,10 +120,10 @@ func receive(tb testing.TB, res <-chan claimResult) claimResult {
 	}
 }
 
-func newTestDedup(window time.Duration, max int) (*relay.Dedup, *fakeClock) {
-	d := relay.NewDedup(window, max)
+func newTestDedup(window time.Duration, max int) (*correlate.Dedup, *fakeClock) {
+	d := correlate.NewDedup(window, max)
 	clock := newFakeClock()
-	relay.SetDedupClock(d, clock.Now)
+	d.SetClock(clock.Now)
 	return d, clock
 }
 
@@ -169,11 +169,11 @@ func TestDedupIdsAreIndependent(t *testing.T) {
 func TestDedupSecondClaimWaits(t *testing.T) {
 	tests := []struct {
 		name    string
-		finish  func(*relay.Claim)
+		finish  func(*correlate.Claim)
 		wantDup bool
 	}{
-		{"first commits: duplicate", (*relay.Claim).Commit, true},
-		{"first releases: claim", (*relay.Claim).Release, false},
+		{"first commits: duplicate", (*correlate.Claim).Commit, true},
+		{"first releases: claim", (*correlate.Claim).Release, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,7 +253,7 @@ func TestDedupClaimContextEnds(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d, _ := newTestDedup(time.Minute, 10)
 			first := MustClaim(t, d, "evt-1")
-			c, dup, err := d.Claim(tt.ctx, "evt-1")
+			c, dup, err := claimID(d, tt.ctx, "evt-1")
 			if !errors.Is(err, tt.wantErr) || c != nil || dup {
 				t.Fatalf("Claim with an ended context while the id is held: got (claim %v, duplicate %v, err %v), want err %v", c != nil, dup, err, tt.wantErr)
 			}
@@ -314,7 +314,7 @@ func TestDedupHeldClaimDoesNotExpire(t *testing.T) {
 	clock.Advance(time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if c, dup, err := d.Claim(ctx, "evt-1"); !errors.Is(err, context.Canceled) {
+	if c, dup, err := claimID(d, ctx, "evt-1"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Claim of a held id an hour later: got (claim %v, duplicate %v, err %v), want it to wait", c != nil, dup, err)
 	}
 	held.Commit()
@@ -324,7 +324,7 @@ func TestDedupHeldClaimDoesNotExpire(t *testing.T) {
 func TestDedupCapEvictsOldest(t *testing.T) {
 	d, clock := newTestDedup(time.Hour, 3)
 	var evicted int
-	relay.SetDedupEvicted(d, func() { evicted++ })
+	d.SetEvicted(func() { evicted++ })
 	for _, id := range []string{"a", "b", "c"} {
 		MustClaim(t, d, id).Commit()
 		clock.Advance(time.Second)
@@ -359,7 +359,7 @@ func TestDedupConcurrentClaims(t *testing.T) {
 		workers = 32
 		ids     = 64
 	)
-	d := relay.NewDedup(time.Hour, 10*ids)
+	d := correlate.NewDedup(time.Hour, 10*ids)
 	var commits, inFlight [ids]atomic.Int64
 	var duplicates atomic.Int64
 	var wg sync.WaitGroup
@@ -374,7 +374,7 @@ func TestDedupConcurrentClaims(t *testing.T) {
 				i := (k + w*7) % ids // every worker visits every id, in its own order
 				id := fmt.Sprintf("evt-%d", i)
 				for attempt := 0; ; attempt++ {
-					c, dup, err := d.Claim(ctx, id)
+					c, dup, err := claimID(d, ctx, id)
 					if err != nil {
 						t.Errorf("Claim(%q): got error %v, want nil", id, err)
 						return
@@ -413,4 +413,14 @@ func TestDedupConcurrentClaims(t *testing.T) {
 	if got := d.Len(); got != ids {
 		t.Errorf("Len: got %d, want %d", got, ids)
 	}
+}
+
+// claimID claims the key of an event id, with the claim as a pointer (nil
+// when there is none) for the helpers above.
+func claimID(d *correlate.Dedup, ctx context.Context, id string) (*correlate.Claim, bool, error) {
+	c, dup, err := d.Claim(ctx, d.KeyOf(id))
+	if err != nil || dup {
+		return nil, dup, err
+	}
+	return &c, false, nil
 }

@@ -1,4 +1,4 @@
-package relay
+package correlate
 
 import (
 	"container/list"
@@ -9,8 +9,8 @@ import (
 	"github.com/callrelay/callrelay/events"
 )
 
-// MemoryStateConfig bounds a MemoryState.
-type MemoryStateConfig struct {
+// MemoryConfig bounds a MemoryState.
+type MemoryConfig struct {
 	// EndedTTL is how long a call is kept after it ended (EventCallDeleted),
 	// and an agent after it logged out.
 	EndedTTL time.Duration
@@ -25,16 +25,17 @@ type MemoryStateConfig struct {
 	MaxKeys   int
 }
 
-// MemoryState is the State of a single relay: maps with expiry and a cap,
+// Memory is the State of a single relay: maps with expiry and a cap,
 // evicting the least recently changed entry first. It is safe for concurrent
-// use. Its records never leave the process, so Call and Agent return copies
-// and PutCall and PutAgent keep the record they are given.
+// use. Call and Agent return the stored records themselves (read-only to
+// the caller, see State) and PutCall and PutAgent keep the record they are
+// given.
 //
-// A MemoryState also serves, in shared mode, as the replica's local mirror of
+// A Memory also serves, in shared mode, as the replica's local mirror of
 // the records it committed, from which the calls_active and agents gauges
 // are counted.
-type MemoryState struct {
-	cfg MemoryStateConfig
+type Memory struct {
+	cfg MemoryConfig
 	now func() time.Time
 
 	mu     sync.Mutex
@@ -54,11 +55,11 @@ type stateHooks struct {
 	agentRemoved func(rec *events.AgentRecord, evicted bool)
 }
 
-var _ State = (*MemoryState)(nil)
+var _ State = (*Memory)(nil)
 
-// NewMemoryState returns an empty MemoryState bounded by cfg; zero fields
+// NewMemory returns an empty Memory bounded by cfg; zero fields
 // take the defaults of Config.
-func NewMemoryState(cfg MemoryStateConfig) *MemoryState {
+func NewMemory(cfg MemoryConfig) *Memory {
 	if cfg.EndedTTL <= 0 {
 		cfg.EndedTTL = DefaultCallEndedTTL
 	}
@@ -77,7 +78,7 @@ func NewMemoryState(cfg MemoryStateConfig) *MemoryState {
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = DefaultDedupMax
 	}
-	s := &MemoryState{cfg: cfg, now: time.Now, keys: NewDedup(cfg.KeyWindow, cfg.MaxKeys)}
+	s := &Memory{cfg: cfg, now: time.Now, keys: NewDedup(cfg.KeyWindow, cfg.MaxKeys)}
 	s.keys.now = func() time.Time { return s.now() }
 	s.calls.init(cfg.IdleTTL, cfg.EndedTTL, cfg.MaxCalls)
 	s.agents.init(cfg.IdleTTL, cfg.EndedTTL, cfg.MaxAgents)
@@ -90,9 +91,14 @@ func NewMemoryState(cfg MemoryStateConfig) *MemoryState {
 	return s
 }
 
-// Call returns a copy of the record of key and its revision; nil and 0 when
+// SetClock replaces the state's clock (also used for the records' Updated
+// times of a Correlator built on it). Call it before the state is shared;
+// it is for tests and tools.
+func (s *Memory) SetClock(now func() time.Time) { s.now = now }
+
+// Call returns the record of key and its revision; nil and 0 when
 // absent or expired.
-func (s *MemoryState) Call(_ context.Context, key string) (*events.CallRecord, uint64, error) {
+func (s *Memory) Call(_ context.Context, key string) (*events.CallRecord, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked()
@@ -100,11 +106,11 @@ func (s *MemoryState) Call(_ context.Context, key string) (*events.CallRecord, u
 	if e == nil {
 		return nil, 0, nil
 	}
-	return e.v.Clone(), e.rev, nil
+	return e.v, e.rev, nil
 }
 
 // PutCall stores rec under key if its revision is still rev.
-func (s *MemoryState) PutCall(_ context.Context, key string, rec *events.CallRecord, rev uint64) error {
+func (s *Memory) PutCall(_ context.Context, key string, rec *events.CallRecord, rev uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked()
@@ -113,14 +119,14 @@ func (s *MemoryState) PutCall(_ context.Context, key string, rec *events.CallRec
 
 // track stores rec under key whatever is stored: the mirror of a record
 // committed to the shared state.
-func (s *MemoryState) track(key string, rec *events.CallRecord) {
+func (s *Memory) track(key string, rec *events.CallRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked()
 	_ = s.putCallLocked(key, rec, 0, true)
 }
 
-func (s *MemoryState) putCallLocked(key string, rec *events.CallRecord, rev uint64, force bool) error {
+func (s *Memory) putCallLocked(key string, rec *events.CallRecord, rev uint64, force bool) error {
 	return putLocked(s, &s.calls, key, rec, rev, force, rec.Updated, rec.State == events.CallEnded,
 		func(r *events.CallRecord) events.CallState { return r.State }, s.hooks.callChanged, s.hooks.callRemoved)
 }
@@ -129,7 +135,7 @@ func (s *MemoryState) putCallLocked(key string, rec *events.CallRecord, rev uint
 // (whatever is stored when force), tells the hooks, and evicts the least
 // recently changed entries beyond the cap. updated is the record's time of
 // change and done whether it now expires after the shorter, "ended" TTL.
-func putLocked[V any, S comparable](s *MemoryState, x *ttlIndex[V], key string, rec V, rev uint64, force bool,
+func putLocked[V any, S comparable](s *Memory, x *ttlIndex[V], key string, rec V, rev uint64, force bool,
 	updated int64, done bool, state func(V) S, changed func(from, to S), removed func(V, bool)) error {
 	now := s.now()
 	if old := x.m[key]; old != nil && x.expired(old, now) {
@@ -157,7 +163,7 @@ func putLocked[V any, S comparable](s *MemoryState, x *ttlIndex[V], key string, 
 
 // Agent returns a copy of the record of key and its revision; nil and 0
 // when absent or expired.
-func (s *MemoryState) Agent(_ context.Context, key string) (*events.AgentRecord, uint64, error) {
+func (s *Memory) Agent(_ context.Context, key string) (*events.AgentRecord, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked()
@@ -165,12 +171,11 @@ func (s *MemoryState) Agent(_ context.Context, key string) (*events.AgentRecord,
 	if e == nil {
 		return nil, 0, nil
 	}
-	r := *e.v
-	return &r, e.rev, nil
+	return e.v, e.rev, nil
 }
 
 // PutAgent stores rec under key if its revision is still rev.
-func (s *MemoryState) PutAgent(_ context.Context, key string, rec *events.AgentRecord, rev uint64) error {
+func (s *Memory) PutAgent(_ context.Context, key string, rec *events.AgentRecord, rev uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked()
@@ -178,20 +183,20 @@ func (s *MemoryState) PutAgent(_ context.Context, key string, rec *events.AgentR
 }
 
 // trackAgent stores rec under key whatever is stored (the shared-mode mirror).
-func (s *MemoryState) trackAgent(key string, rec *events.AgentRecord) {
+func (s *Memory) trackAgent(key string, rec *events.AgentRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked()
 	_ = s.putAgentLocked(key, rec, 0, true)
 }
 
-func (s *MemoryState) putAgentLocked(key string, rec *events.AgentRecord, rev uint64, force bool) error {
+func (s *Memory) putAgentLocked(key string, rec *events.AgentRecord, rev uint64, force bool) error {
 	return putLocked(s, &s.agents, key, rec, rev, force, rec.Updated, rec.State == events.AgentLoggedOut,
 		func(r *events.AgentRecord) events.AgentState { return r.State }, s.hooks.agentChanged, s.hooks.agentRemoved)
 }
 
 // ClaimKey claims a content key; see State.
-func (s *MemoryState) ClaimKey(ctx context.Context, key string) (KeyClaim, bool, error) {
+func (s *Memory) ClaimKey(ctx context.Context, key events.Digest) (KeyClaim, bool, error) {
 	c, dup, err := s.keys.Claim(ctx, key)
 	if err != nil || dup {
 		return nil, dup, err
@@ -200,14 +205,14 @@ func (s *MemoryState) ClaimKey(ctx context.Context, key string) (KeyClaim, bool,
 }
 
 // memClaim adapts a Dedup claim to KeyClaim.
-type memClaim struct{ c *Claim }
+type memClaim struct{ c Claim }
 
 func (m memClaim) Commit(context.Context) error  { m.c.Commit(); return nil }
 func (m memClaim) Release(context.Context) error { m.c.Release(); return nil }
 
 // Len returns the number of calls and agents held (expired ones included
 // until the next access).
-func (s *MemoryState) Len() (calls, agents int) {
+func (s *Memory) Len() (calls, agents int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.calls.m), len(s.agents.m)
@@ -215,13 +220,13 @@ func (s *MemoryState) Len() (calls, agents int) {
 
 // Expire removes every expired entry now. The relay calls it on every
 // access; call it to refresh the gauges when no events arrive.
-func (s *MemoryState) Expire() {
+func (s *Memory) Expire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked()
 }
 
-func (s *MemoryState) expireLocked() {
+func (s *Memory) expireLocked() {
 	now := s.now()
 	s.calls.expire(now, func(e *ttlEntry[*events.CallRecord]) { s.hooks.callRemoved(e.v, false) })
 	s.agents.expire(now, func(e *ttlEntry[*events.AgentRecord]) { s.hooks.agentRemoved(e.v, false) })

@@ -1,4 +1,4 @@
-package relay
+package correlate
 
 import (
 	"context"
@@ -18,12 +18,14 @@ var ErrConflict = errors.New("state revision conflict")
 // relay has two: MemoryState (one replica) and a NATS JetStream key-value
 // implementation in package sinks (several replicas sharing one NATS).
 //
-// Reads return a record the caller owns (a copy) with its revision; a
-// revision of 0 means "absent". Writes are compare-and-set: PutCall(key, rec,
-// rev) stores rec only if the stored revision is still rev (0: the key must
-// be absent or expired), returns ErrConflict otherwise, and takes ownership
-// of rec (the caller must not modify it afterwards). Two replicas can
-// therefore never lose each other's updates.
+// Reads return a record with its revision; a revision of 0 means "absent".
+// The record may be the stored one itself (the memory state does not copy
+// on every read): the caller must treat it as read-only, and changes a copy
+// (CallRecord.Clone) that it puts back. Writes are compare-and-set:
+// PutCall(key, rec, rev) stores rec only if the stored revision is still rev
+// (0: the key must be absent or expired), returns ErrConflict otherwise, and
+// takes ownership of rec (the caller must not modify it afterwards). Two
+// replicas can therefore never lose each other's updates.
 //
 // Entries expire: a call some time after it ended, any call or agent after it
 // has been idle for long; an expired entry reads as absent (its revision may
@@ -31,7 +33,8 @@ var ErrConflict = errors.New("state revision conflict")
 // compare-and-set too). How many entries are kept is bounded by the
 // implementation.
 //
-// ClaimKey claims a content key before the event it identifies is published.
+// ClaimKey claims a content key (a digest, see events.ContentKey) before the
+// event it identifies is published.
 // duplicate is true when the key was committed before (the event was
 // published already): the caller acknowledges the event as a duplicate and
 // does not publish it. Otherwise the caller holds the claim and must call
@@ -52,7 +55,7 @@ type State interface {
 	PutCall(ctx context.Context, key string, rec *events.CallRecord, rev uint64) error
 	Agent(ctx context.Context, key string) (rec *events.AgentRecord, rev uint64, err error)
 	PutAgent(ctx context.Context, key string, rec *events.AgentRecord, rev uint64) error
-	ClaimKey(ctx context.Context, key string) (claim KeyClaim, duplicate bool, err error)
+	ClaimKey(ctx context.Context, key events.Digest) (claim KeyClaim, duplicate bool, err error)
 }
 
 // KeyClaim is the right to publish the event of one content key; see State.

@@ -23,6 +23,10 @@ const (
 	CodeDraining = "draining"
 	// CodeInternal: an unexpected relay error; send it again later.
 	CodeInternal = "internal"
+	// CodeHeldForOrder: an earlier event of the same connection was answered
+	// with retry:true, so this one was not stored ahead of it; send it again
+	// after that one.
+	CodeHeldForOrder = "held_for_order"
 
 	// Batch-level codes of POST /v1/events, answered with an HTTP status.
 	CodeBatchInvalid     = "batch_invalid"
@@ -64,6 +68,7 @@ var codeTable = map[string]codeInfo{
 	CodeSinkUnavailable:      {retry: true, doc: "NATS did not take the event; keep it and send it again"},
 	CodeDraining:             {retry: true, doc: "the relay is shutting down; send it again (to another replica)"},
 	CodeInternal:             {retry: true, doc: "an unexpected relay error; send it again later"},
+	CodeHeldForOrder:         {retry: true, doc: "an earlier event of this connection was answered with retry:true; this one was not stored ahead of it: send it again after that one"},
 
 	CodeBatchInvalid:     {status: http.StatusBadRequest, doc: "the request body is not a JSON object with an events array"},
 	CodeBatchTooLarge:    {status: http.StatusRequestEntityTooLarge, doc: "the request body or its event count exceeds the limits"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/callrelay/callrelay/correlate"
 	"github.com/callrelay/callrelay/events"
 )
 
@@ -49,6 +50,9 @@ type Config struct {
 
 	// PublishTimeout bounds one publish to the sink.
 	PublishTimeout time.Duration
+	// Window is how many events of one WebSocket connection may be in
+	// flight at once (read, not yet answered); the reader waits beyond it.
+	Window int
 
 	// TokenSecrets, when not empty, makes client tokens required: HS256 JSON
 	// Web Tokens signed with any of these secrets (several allow rotation).
@@ -73,14 +77,15 @@ const (
 	DefaultTenant         = "default"
 	DefaultMaxBatchBytes  = 1 << 20
 	DefaultMaxBatchEvents = 500
-	DefaultDedupWindow    = 10 * time.Minute
-	DefaultDedupMax       = 200_000
+	DefaultDedupWindow    = correlate.DefaultDedupWindow
+	DefaultDedupMax       = correlate.DefaultDedupMax
+	DefaultWindow         = 64
 	DefaultPublishTimeout = 5 * time.Second
 	DefaultHelloTimeout   = 10 * time.Second
-	DefaultCallEndedTTL   = 5 * time.Minute
-	DefaultCallIdleTTL    = 6 * time.Hour
-	DefaultMaxCalls       = 100_000
-	DefaultMaxAgents      = 50_000
+	DefaultCallEndedTTL   = correlate.DefaultCallEndedTTL
+	DefaultCallIdleTTL    = correlate.DefaultCallIdleTTL
+	DefaultMaxCalls       = correlate.DefaultMaxCalls
+	DefaultMaxAgents      = correlate.DefaultMaxAgents
 	DefaultPingInterval   = 25 * time.Second
 	DefaultPongWait       = 60 * time.Second
 	DefaultWriteWait      = 10 * time.Second
@@ -112,6 +117,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.DedupMax, DefaultDedupMax)
 	setDur(&c.DedupWindow, DefaultDedupWindow)
 	setDur(&c.PublishTimeout, DefaultPublishTimeout)
+	setInt(&c.Window, DefaultWindow)
 	setDur(&c.HelloTimeout, DefaultHelloTimeout)
 	setDur(&c.CallEndedTTL, DefaultCallEndedTTL)
 	setDur(&c.CallIdleTTL, DefaultCallIdleTTL)
@@ -146,6 +152,7 @@ func (c Config) Validate() error {
 		{"dedup max", int64(c.DedupMax)},
 		{"dedup window", int64(c.DedupWindow)},
 		{"publish timeout", int64(c.PublishTimeout)},
+		{"window", int64(c.Window)},
 		{"hello timeout", int64(c.HelloTimeout)},
 		{"call ended ttl", int64(c.CallEndedTTL)},
 		{"call idle ttl", int64(c.CallIdleTTL)},
@@ -159,6 +166,9 @@ func (c Config) Validate() error {
 		if p.v < 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", p.name))
 		}
+	}
+	if c.Window > 4096 {
+		errs = append(errs, fmt.Errorf("window %d is above 4096", c.Window))
 	}
 	if c.MaxMessageBytes > 16<<20 {
 		errs = append(errs, fmt.Errorf("max message bytes %d is above 16 MiB", c.MaxMessageBytes))

@@ -25,11 +25,12 @@ type failCalls struct {
 	n atomic.Int32
 }
 
-func (f *failCalls) Publish(ctx context.Context, env relay.Envelope) (bool, error) {
+func (f *failCalls) Publish(env relay.Envelope, c relay.Completion, tag int) {
 	if strings.HasSuffix(env.Subject, ".call") && f.n.Add(-1) >= 0 {
-		return false, errors.New("injected: call view not published")
+		c.Published(tag, false, errors.New("injected: call view not published"))
+		return
 	}
-	return f.Sink.Publish(ctx, env)
+	f.Sink.Publish(env, c, tag)
 }
 
 // When the call view cannot be published after its event was, the event is
@@ -44,7 +45,7 @@ func TestCallViewFailureIsRetriedWithoutLoss(t *testing.T) {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	js, err := sinks.NewJetStream(ctx, nc, sinks.StreamConfig{Name: "AGENTCALL", Subjects: []string{"agentcall.>"}})
+	js, err := sinks.NewJetStream(ctx, nc, sinks.StreamConfig{Name: "AGENTCALL", Subjects: []string{"agentcall.>"}}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/callrelay/callrelay/correlate"
 	"github.com/callrelay/callrelay/relay"
 	"github.com/callrelay/callrelay/sinks"
 )
@@ -47,15 +48,15 @@ func MustKV(tb testing.TB, nc *nats.Conn) *sinks.KV {
 // shared KV state: what a second replica is.
 func MustRelayOn(tb testing.TB, ns *sinks.Embedded, shared bool, opts ...relayOption) *testRelay {
 	tb.Helper()
-	var state func(*nats.Conn) relay.State
+	var state func(*nats.Conn) correlate.State
 	if shared {
-		state = func(nc *nats.Conn) relay.State { return MustKV(tb, nc) }
+		state = func(nc *nats.Conn) correlate.State { return MustKV(tb, nc) }
 	}
 	return mustReplica(tb, ns, state, opts...)
 }
 
 // mustReplica is MustRelayOn with the state made by state (nil: memory).
-func mustReplica(tb testing.TB, ns *sinks.Embedded, state func(*nats.Conn) relay.State, opts ...relayOption) *testRelay {
+func mustReplica(tb testing.TB, ns *sinks.Embedded, state func(*nats.Conn) correlate.State, opts ...relayOption) *testRelay {
 	tb.Helper()
 	tr := &testRelay{ns: ns, logs: &syncBuffer{}}
 	defaults := func(c *relay.Config) { c.PublishTimeout = 5 * time.Second }

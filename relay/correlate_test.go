@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/callrelay/callrelay/correlate"
 	"github.com/callrelay/callrelay/events"
 	"github.com/callrelay/callrelay/relay"
 )
@@ -233,9 +234,9 @@ func TestCallStateCapAndExpiry(t *testing.T) {
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	mem := relay.NewMemoryState(relay.MemoryStateConfig{MaxCalls: 3, EndedTTL: time.Minute, IdleTTL: time.Hour})
-	relay.SetMemoryStateClock(mem, clock)
-	tr2 := mustReplica(t, MustNATS(t), func(*nats.Conn) relay.State { return mem })
+	mem := correlate.NewMemory(correlate.MemoryConfig{MaxCalls: 3, EndedTTL: time.Minute, IdleTTL: time.Hour})
+	mem.SetClock(clock)
+	tr2 := mustReplica(t, MustNATS(t), func(*nats.Conn) correlate.State { return mem })
 	c := tr2.MustDial(t)
 	for i := 0; i < 5; i++ {
 		advance(time.Second)

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/callrelay/callrelay/correlate"
 	"github.com/callrelay/callrelay/relay"
 	"github.com/callrelay/callrelay/sinks"
 )
@@ -55,7 +56,7 @@ func MustRelay(tb testing.TB, opts ...relayOption) *testRelay {
 // start runs a relay on tr.ns: its own NATS connection and JetStream sink,
 // the state made by state (nil: memory), an HTTP listener on a random port,
 // and an observer connection for the test; all closed at cleanup.
-func (tr *testRelay) start(tb testing.TB, state func(*nats.Conn) relay.State, opts ...relayOption) {
+func (tr *testRelay) start(tb testing.TB, state func(*nats.Conn) correlate.State, opts ...relayOption) {
 	tb.Helper()
 	log := zerolog.New(tr.logs).Level(zerolog.DebugLevel)
 	nc, err := sinks.Connect(tr.ns.ClientURL(), sinks.ConnectOptions{Name: "relay-under-test", Logger: log})
@@ -65,7 +66,7 @@ func (tr *testRelay) start(tb testing.TB, state func(*nats.Conn) relay.State, op
 	tr.nc = nc
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sink, err := sinks.NewJetStream(ctx, nc, sinks.StreamConfig{Name: "AGENTCALL", Subjects: []string{"agentcall.>"}})
+	sink, err := sinks.NewJetStream(ctx, nc, sinks.StreamConfig{Name: "AGENTCALL", Subjects: []string{"agentcall.>"}}, 0)
 	if err != nil {
 		tb.Fatalf("jetstream sink: %v", err)
 	}

@@ -123,31 +123,66 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	// also be remembered, even if the client went away.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), batchTimeout)
 	defer cancel()
-	resp := batchResponse{Results: make([]Result, 0, len(req.Events))}
-	for _, raw := range req.Events {
-		resp.Results = append(resp.Results, s.handleBatchEvent(ctx, raw, agentSubject, receivedAt, log))
-	}
+	resp := batchResponse{Results: s.handleBatch(ctx, req.Events, agentSubject, receivedAt, log)}
 	writeJSON(w, http.StatusOK, resp)
-	s.m.ackLatency.WithLabelValues("http").Observe(time.Since(receivedAt).Seconds())
+	s.m.ackHTTP.Observe(time.Since(receivedAt).Seconds())
 }
 
-// handleBatchEvent answers one element of a batch.
-func (s *Server) handleBatchEvent(ctx context.Context, raw json.RawMessage, agentSubject string, receivedAt time.Time, log zerolog.Logger) Result {
-	var f inFrame
-	if err := json.Unmarshal(raw, &f); err != nil || (f.Type != "" && f.Type != frameEvent) {
-		s.m.received.WithLabelValues(typeInvalid).Inc()
-		s.m.rejected.WithLabelValues(CodeInvalidFrame).Inc()
-		log.Warn().Str("code", CodeInvalidFrame).Msg("batch element is not an event object")
-		_, echo, _ := parseID(f.ID)
-		return nack(echo, CodeInvalidFrame, `each element of events must be an object {"id", "seenAt", "data"}`)
+// batch is the owner of one POST's slots: it is told when one completes.
+type batch struct{ wake chan struct{} }
+
+func (b *batch) notify() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
 	}
-	return s.p.handle(ctx, incoming{
-		frame:        f,
-		validUTF8:    utf8.Valid(raw),
-		via:          "http",
-		agentSubject: agentSubject,
-		receivedAt:   receivedAt,
-	}, log)
+}
+
+// handleBatch starts every event of a batch in order while another
+// goroutine finishes them in order (so that a repeated id, which waits for
+// its first copy to be finished, does not wait for the whole batch), with
+// the same order rule as a WebSocket connection: after an event answered
+// with retry, the later ones are held too.
+func (s *Server) handleBatch(ctx context.Context, raws []json.RawMessage, agentSubject string, receivedAt time.Time, log zerolog.Logger) []Result {
+	p := s.p
+	b := &batch{wake: make(chan struct{}, 1)}
+	results := make([]Result, len(raws))
+	started := make(chan *slot, len(raws))
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		held, i := false, 0
+		for sl := range started {
+			for !sl.complete() {
+				<-b.wake // the sink completes every message within its timeout
+			}
+			res := p.finish(sl, held, "http", log)
+			if !res.Acked() && res.Retry && res.ID != "" {
+				held = true
+			}
+			results[i] = res
+			i++
+			p.freeSlot(sl)
+		}
+	}()
+	for _, raw := range raws {
+		sl := p.newSlot(b, receivedAt)
+		f, err := decodeFrame(raw, p.opts)
+		if err != nil || (f.typ != "" && f.typ != frameEvent) {
+			p.m.receivedInvalid.Inc()
+			p.m.rejectedCode(CodeInvalidFrame).Inc()
+			log.Warn().Str("code", CodeInvalidFrame).Msg("batch element is not an event object")
+			_, echo, _ := parseID(f.id)
+			answer(sl, nack(echo, CodeInvalidFrame, `each element of events must be an object {"id", "seenAt", "data"}`))
+		} else {
+			p.start(ctx, incoming{f: &f, validUTF8: utf8.Valid(raw), via: "http", agentSubject: agentSubject, receivedAt: receivedAt}, sl, log)
+		}
+		started <- sl
+		b.notify()
+	}
+	close(started)
+	<-finished
+	return results
 }
 
 // serveHealth answers /healthz: the process is alive.

@@ -12,7 +12,7 @@ import (
 
 // metrics are the relay's Prometheus metrics. Every label has a small, fixed
 // set of values: event types, nack codes, transports; never ids or tenants'
-// data.
+// data. The children the event path uses on every event are resolved once.
 type metrics struct {
 	connections     prometheus.Gauge
 	connClosed      *prometheus.CounterVec // by reason
@@ -27,26 +27,54 @@ type metrics struct {
 	publishDuration *prometheus.HistogramVec // by result
 	ackLatency      *prometheus.HistogramVec // by transport
 
-	// Correlation and the call view.
-	correlation      *prometheus.CounterVec   // by result
-	iframeSuppressed prometheus.Counter       // identical talk details not republished
-	contentDups      prometheus.Counter       // the same vendor event from two hooks
-	callsActive      *prometheus.GaugeVec     // by state
-	callsTotal       *prometheus.CounterVec   // by direction
-	agents           *prometheus.GaugeVec     // by state
-	ringDuration     *prometheus.HistogramVec // by direction
-	talkDuration     *prometheus.HistogramVec // by direction
-	stateEvictions   *prometheus.CounterVec   // by kind
-	stateErrors      *prometheus.CounterVec   // by op
+	receivedBar, receivedIframe, receivedInvalid prometheus.Counter
+	publishedBar, publishedIframe                prometheus.Counter
+	publishedCall, publishedRejected             prometheus.Counter
+	dupRelay, dupSink                            prometheus.Counter
+	publishOK, publishError, ackWS, ackHTTP      prometheus.Observer
+	codes                                        map[string]prometheus.Counter // rejected or retryable, by code
 }
 
-// Label values of the correlation metrics, pre-created so that dashboards
-// show zeros rather than gaps.
-var (
-	correlationResults = []string{"matched", "talk_first", "event_first", "unmatched"}
-	directionLabels    = []string{"inbound", "outbound", "inquiry", "internal", "unknown"}
-	stateOps           = []string{"get_call", "put_call", "get_agent", "put_agent", "claim_key", "commit_key", "release_key"}
-)
+// observe records how long the sink took for one message.
+func (m *metrics) observe(d time.Duration, err error) {
+	if err != nil {
+		m.publishError.Observe(d.Seconds())
+	} else {
+		m.publishOK.Observe(d.Seconds())
+	}
+}
+
+// receivedType is the received counter of a valid event's type.
+func (m *metrics) receivedType(typ string) prometheus.Counter {
+	if typ == events.TypeIframeParams {
+		return m.receivedIframe
+	}
+	return m.receivedBar
+}
+
+// publishedType is the published counter of an event's type.
+func (m *metrics) publishedType(typ string) prometheus.Counter {
+	if typ == events.TypeIframeParams {
+		return m.publishedIframe
+	}
+	return m.publishedBar
+}
+
+// rejectedCode is the rejected counter of a code (retry:false).
+func (m *metrics) rejectedCode(code string) prometheus.Counter {
+	if c := m.codes[code]; c != nil && !retryable(code) {
+		return c
+	}
+	return m.rejected.WithLabelValues(code)
+}
+
+// retryableCode is the retryable counter of a code (retry:true).
+func (m *metrics) retryableCode(code string) prometheus.Counter {
+	if c := m.codes[code]; c != nil && retryable(code) {
+		return c
+	}
+	return m.retryable.WithLabelValues(code)
+}
 
 // Labels of received events whose type could not be determined.
 const typeInvalid = "invalid"
@@ -108,74 +136,6 @@ func newMetrics(reg prometheus.Registerer, version string, sinkUp func() bool) (
 			Buckets: latency,
 		}, []string{"transport"}),
 	}
-	m.correlation = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "callrelay_correlation_total",
-		Help: "Calls by how their talk details (iframeParams) and phone-bar events met: matched when they met, with talk_first or event_first saying which came first (each counted once per call), unmatched when a call expired or was evicted before they met (in shared mode: per replica, for the calls it updated).",
-	}, []string{"result"})
-	m.iframeSuppressed = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "callrelay_iframe_params_suppressed_total",
-		Help: "iframeParams identical to the call's last published talk details (sign and timestamp aside), acknowledged as duplicates and not republished.",
-	})
-	m.contentDups = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "callrelay_content_duplicates_total",
-		Help: "Phone-bar events whose vendor identity (companyId, messageID, creationTime, callID, ...) was already published under another event id (another tab's hook), acknowledged as duplicates.",
-	})
-	m.callsActive = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "callrelay_calls_active",
-		Help: "Calls held in the correlation state, by state. In shared mode each replica counts the calls it updated last: sum over instances.",
-	}, []string{"state"})
-	m.callsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "callrelay_calls_total",
-		Help: "Calls seen (counted once, on their first event), by direction (unknown when the first event had no callType).",
-	}, []string{"direction"})
-	m.agents = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "callrelay_agents",
-		Help: "Agents by their last agent-state event (logged_in, ready, not_ready, logged_out, unreachable). In shared mode each replica counts the agents it updated last: sum over instances.",
-	}, []string{"state"})
-	m.ringDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "callrelay_ring_duration_seconds",
-		Help:    "Time from ringing to established (or to released/ended for unanswered calls), by the vendor's creationTime, by direction.",
-		Buckets: []float64{1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 300},
-	}, []string{"direction"})
-	m.talkDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "callrelay_talk_duration_seconds",
-		Help:    "Time from established to released (or ended), by the vendor's creationTime, by direction.",
-		Buckets: []float64{5, 15, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600, 7200},
-	}, []string{"direction"})
-	m.stateEvictions = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "callrelay_state_evictions_total",
-		Help: "Calls or agents dropped from the correlation state because the cap (--max-calls, --max-agents) was reached, by kind; expiries are not counted here.",
-	}, []string{"kind"})
-	m.stateErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "callrelay_state_errors_total",
-		Help: "Failed operations on the correlation state (a shared-state KV outage shows here), by operation.",
-	}, []string{"op"})
-	for _, c := range []prometheus.Collector{
-		m.correlation, m.iframeSuppressed, m.contentDups, m.callsActive, m.callsTotal, m.agents,
-		m.ringDuration, m.talkDuration, m.stateEvictions, m.stateErrors,
-	} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
-	}
-	for _, r := range correlationResults {
-		m.correlation.WithLabelValues(r)
-	}
-	for _, d := range directionLabels {
-		m.callsTotal.WithLabelValues(d)
-	}
-	for _, s := range events.CallStates() {
-		m.callsActive.WithLabelValues(string(s))
-	}
-	for _, s := range events.AgentStates() {
-		m.agents.WithLabelValues(string(s))
-	}
-	for _, k := range []string{"call", "agent"} {
-		m.stateEvictions.WithLabelValues(k)
-	}
-	for _, op := range stateOps {
-		m.stateErrors.WithLabelValues(op)
-	}
 	sinkUpGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "callrelay_sink_up",
 		Help: "1 when the sink can publish, 0 when it cannot.",
@@ -207,8 +167,23 @@ func newMetrics(reg prometheus.Registerer, version string, sinkUp func() bool) (
 	for _, k := range []string{"iframeParams", "callBarEvent", "rejected", kindCall} {
 		m.published.WithLabelValues(k)
 	}
-	for _, l := range []string{"relay", "sink"} {
-		m.duplicates.WithLabelValues(l)
+	m.receivedBar, m.receivedIframe = m.received.WithLabelValues(events.TypeCallBarEvent), m.received.WithLabelValues(events.TypeIframeParams)
+	m.receivedInvalid = m.received.WithLabelValues(typeInvalid)
+	m.publishedBar, m.publishedIframe = m.published.WithLabelValues(events.TypeCallBarEvent), m.published.WithLabelValues(events.TypeIframeParams)
+	m.publishedCall, m.publishedRejected = m.published.WithLabelValues(kindCall), m.published.WithLabelValues("rejected")
+	m.dupRelay, m.dupSink = m.duplicates.WithLabelValues("relay"), m.duplicates.WithLabelValues("sink")
+	m.publishOK, m.publishError = m.publishDuration.WithLabelValues("ok"), m.publishDuration.WithLabelValues("error")
+	m.ackWS, m.ackHTTP = m.ackLatency.WithLabelValues("ws"), m.ackLatency.WithLabelValues("http")
+	m.codes = map[string]prometheus.Counter{}
+	for code, info := range codeTable {
+		if info.status != 0 {
+			continue
+		}
+		if info.retry {
+			m.codes[code] = m.retryable.WithLabelValues(code)
+		} else {
+			m.codes[code] = m.rejected.WithLabelValues(code)
+		}
 	}
 	return m, nil
 }

@@ -3,196 +3,351 @@ package relay
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/callrelay/callrelay/correlate"
 	"github.com/callrelay/callrelay/events"
 )
 
-// pipeline takes one received event from frame to answer: id and time
-// checks, decode and validation, dedup, correlation, publish (the event,
-// then the call view), and the ack or nack. It is
-// shared by the WebSocket and HTTP transports and safe for concurrent use;
-// events of one connection are handled one after another by its reader, which
-// keeps them in order.
+// pipeline takes one received event from frame to answer, in the flow of
+// DESIGN §2: admit (id, time), decode and validate, dedup, correlate and
+// enrich, publish (the event and its call view together), then, in the
+// order the events were received, commit and answer. It is shared by the
+// WebSocket and HTTP transports and safe for concurrent use.
+//
+// start does everything up to handing the messages to the sink and returns
+// at once; the sink completes the slot; finish, called in receive order,
+// commits the correlation (or aborts it) and returns the answer. Between
+// the two, a connection can have several events in flight.
 type pipeline struct {
 	subjects events.Subjects
 	opts     events.Options
 	sink     Sink
-	dedup    *Dedup
-	corr     *correlator
+	dedup    *correlate.Dedup
+	corr     *correlate.Correlator
 	m        *metrics
 	timeout  time.Duration
+	ctx      context.Context // the server's: bounds commits still running at shutdown
 	draining atomic.Bool
+	slots    sync.Pool
+	bufs     sync.Pool
+	barSubj  map[string]string // subjects of the known message IDs, made once
 }
 
-// incoming is one event as a transport received it.
+// incoming is one event frame as a transport received it.
 type incoming struct {
-	frame        inFrame
+	f            *frame
 	validUTF8    bool   // the bytes the frame came in were valid UTF-8
 	via          string // "ws" or "http"
 	agentSubject string // from the client's token, if any
 	receivedAt   time.Time
 }
 
-// handle answers one event. Every path ends in exactly one Result, and an ack
-// only after the sink has taken the event.
-func (p *pipeline) handle(ctx context.Context, in incoming, log zerolog.Logger) Result {
-	id, echo, ok := parseID(in.frame.ID)
+// notifier is told when a slot it owns has all its publishes complete.
+type notifier interface{ notify() }
+
+// Tags of the two messages an event may publish.
+const (
+	tagEvent = iota
+	tagView
+	tagRejected
+)
+
+// slot is one event on its way: what start found and began, and what the
+// sink reported. A slot is owned by one connection's queue or one batch.
+type slot struct {
+	owner  notifier
+	readAt time.Time
+	gen    uint64 // the connection's generation when the slot was made
+
+	// Set by start.
+	res      Result // the answer, when ready without publishing
+	ready    bool
+	raw      []byte // a frame other than an answer (welcome), written as is
+	id       string
+	typ      string // the event's data.type, for the metrics
+	known    bool
+	rejected string // the code of a refused event being recorded on the rejected subject
+	claim    correlate.Claim
+	txn      *correlate.Txn
+	pubStart time.Time
+	obs      *metrics // where each publish's duration is observed
+
+	// Set by the sink's completions, read after outstanding reaches 0.
+	outstanding atomic.Int32
+	mu          sync.Mutex
+	err         error
+	duplicate   bool // the event itself was a duplicate in the sink
+}
+
+// Published records one publish's outcome; the last one tells the owner.
+func (s *slot) Published(tag int, duplicate bool, err error) {
+	if s.obs != nil && !s.pubStart.IsZero() {
+		s.obs.observe(time.Since(s.pubStart), err)
+	}
+	s.mu.Lock()
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	if tag == tagEvent {
+		s.duplicate = duplicate
+	}
+	owner := s.owner // read before the last decrement: the slot may be freed right after it
+	s.mu.Unlock()
+	if s.outstanding.Add(-1) == 0 {
+		owner.notify()
+	}
+}
+
+// complete reports whether the slot can be finished.
+func (s *slot) complete() bool { return s.ready || s.outstanding.Load() == 0 }
+
+func (p *pipeline) newSlot(owner notifier, readAt time.Time) *slot {
+	s, _ := p.slots.Get().(*slot)
+	if s == nil {
+		s = &slot{}
+	}
+	s.owner, s.readAt = owner, readAt
+	return s
+}
+
+// freeSlot returns a finished slot to the pool.
+func (p *pipeline) freeSlot(s *slot) {
+	s.owner, s.txn, s.err, s.claim = nil, nil, nil, correlate.Claim{}
+	s.res, s.ready, s.id, s.typ, s.known, s.rejected, s.duplicate = Result{}, false, "", "", false, "", false
+	s.gen, s.raw, s.pubStart, s.obs = 0, nil, time.Time{}, nil
+	p.slots.Put(s)
+}
+
+// answer makes s ready with res.
+func answer(s *slot, res Result) {
+	s.res, s.ready = res, true
+}
+
+// start admits, decodes, dedups and correlates one event and hands its
+// messages to the sink. s is ready afterwards when the answer needed no
+// publish; otherwise the sink completes it.
+func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.Logger) {
+	f := in.f
+	id, echo, ok := parseID(f.id)
 	if !ok {
 		// Too malformed to carry an id: counted and logged, not published.
-		p.m.received.WithLabelValues(typeInvalid).Inc()
-		p.m.rejected.WithLabelValues(CodeInvalidID).Inc()
+		p.m.receivedInvalid.Inc()
+		p.m.rejectedCode(CodeInvalidID).Inc()
 		log.Warn().Str("code", CodeInvalidID).Str("via", in.via).Msg("event refused")
-		return nack(echo, CodeInvalidID, "id must be a string of 1-128 characters from A-Z a-z 0-9 . _ : -")
+		answer(s, nack(echo, CodeInvalidID, "id must be a string of 1-128 characters from A-Z a-z 0-9 . _ : -"))
+		return
 	}
-	log = log.With().Str("event", id).Logger()
-	seenAt, ok := parseSeenAt(in.frame.SeenAt)
-	if !ok {
-		return p.refuse(ctx, in, id, nil, events.Errorf(CodeInvalidSeenAt, "seenAt must be an RFC 3339 time or milliseconds since the epoch"), log)
+	s.id = id
+	seenAt, ok := parseSeenAt(f.seenAt)
+	switch {
+	case !ok:
+		p.refuse(in, s, nil, events.Errorf(CodeInvalidSeenAt, "seenAt must be an RFC 3339 time or milliseconds since the epoch"))
+		return
+	case !in.validUTF8:
+		p.refuse(in, s, &seenAt, events.Errorf(events.EInvalidUTF8, "the frame is not valid UTF-8"))
+		return
+	case !f.hasData:
+		p.refuse(in, s, &seenAt, events.Errorf(CodeInvalidFrame, "an event frame needs data: the workbench's event.data"))
+		return
+	case f.dataErr != nil:
+		p.refuse(in, s, &seenAt, f.dataErr)
+		return
 	}
-	if !in.validUTF8 {
-		return p.refuse(ctx, in, id, &seenAt, events.Errorf(events.EInvalidUTF8, "the frame is not valid UTF-8"), log)
-	}
-	if len(in.frame.Data) == 0 || string(in.frame.Data) == "null" {
-		return p.refuse(ctx, in, id, &seenAt, events.Errorf(CodeInvalidFrame, "an event frame needs data: the workbench's event.data"), log)
-	}
-	msg, err := events.Parse(in.frame.Data, p.opts)
-	if err != nil {
-		return p.refuse(ctx, in, id, &seenAt, err, log)
-	}
-	p.m.received.WithLabelValues(msg.Type).Inc()
+	msg := f.msg
+	s.typ, s.known = msg.Type, msg.Known
+	p.m.receivedType(msg.Type).Inc()
 	if p.draining.Load() {
-		p.m.retryable.WithLabelValues(CodeDraining).Inc()
-		return nack(id, CodeDraining, "the relay is shutting down; send the event again")
+		p.m.retryableCode(CodeDraining).Inc()
+		answer(s, nack(id, CodeDraining, "the relay is shutting down; send the event again"))
+		return
 	}
 
-	claim, dup, err := p.dedup.Claim(ctx, id)
+	cctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	claim, dup, err := p.dedup.Claim(cctx, p.dedup.KeyOf(id))
 	if err != nil {
 		// Another copy of this id was still being published when time ran out.
-		p.m.retryable.WithLabelValues(CodeSinkUnavailable).Inc()
-		return nack(id, CodeSinkUnavailable, "the event could not be published; send it again later")
+		p.m.retryableCode(CodeSinkUnavailable).Inc()
+		answer(s, nack(id, CodeSinkUnavailable, "the event could not be published; send it again later"))
+		return
 	}
 	if dup {
-		p.m.duplicates.WithLabelValues("relay").Inc()
-		log.Debug().Msg("duplicate event acknowledged")
-		return Result{ID: id, Status: StatusDuplicate}
+		p.m.dupRelay.Inc()
+		log.Debug().Str("event", id).Msg("duplicate event acknowledged")
+		answer(s, Result{ID: id, Status: StatusDuplicate})
+		return
 	}
 	ev := events.NewEvent(msg, id, p.subjects.Tenant, in.agentSubject, seenAt, in.receivedAt)
-	bctx, cancel := context.WithTimeout(ctx, p.timeout)
-	st, dupKind, err := p.corr.begin(bctx, msg, ev, in.agentSubject, seenAt)
-	cancel()
+	txn, err := p.corr.Begin(cctx, correlate.Input{Msg: msg, Event: ev, AgentSubject: in.agentSubject, SeenAt: seenAt})
 	if err != nil {
 		claim.Release()
-		p.m.retryable.WithLabelValues(CodeSinkUnavailable).Inc()
-		log.Warn().Err(err).Msg("correlation state unavailable; client will retry")
-		return nack(id, CodeSinkUnavailable, "the event could not be published; send it again later")
+		p.m.retryableCode(CodeSinkUnavailable).Inc()
+		log.Warn().Err(err).Str("event", id).Msg("correlation state unavailable; client will retry")
+		answer(s, nack(id, CodeSinkUnavailable, "the event could not be published; send it again later"))
+		return
 	}
-	if dupKind != "" {
+	if txn.Dup != "" {
 		// Already published under another id (content key), or the same
 		// talk details as the call's last ones: acknowledged, not republished.
 		claim.Commit()
-		log.Debug().Str("duplicate", dupKind).Msg("repeat acknowledged")
-		return Result{ID: id, Status: StatusDuplicate}
+		log.Debug().Str("event", id).Str("duplicate", txn.Dup).Msg("repeat acknowledged")
+		answer(s, Result{ID: id, Status: StatusDuplicate})
+		return
 	}
-	body, err := json.Marshal(ev)
-	if err != nil {
-		st.abort(ctx)
-		claim.Release()
-		p.m.retryable.WithLabelValues(CodeInternal).Inc()
-		log.Error().Err(err).Msg("encode event")
-		return nack(id, CodeInternal, "internal error")
+	s.claim, s.txn = claim, txn
+	view, viewID, hasView := txn.View()
+	n := int32(1)
+	if hasView {
+		n = 2
 	}
-	sinkDup, err := p.publish(ctx, Envelope{Subject: p.subjects.For(msg), ID: id, Data: body})
-	if err != nil {
-		st.abort(ctx)
-		claim.Release()
-		p.m.retryable.WithLabelValues(CodeSinkUnavailable).Inc()
-		log.Warn().Err(err).Msg("publish failed; client will retry")
-		return nack(id, CodeSinkUnavailable, "the event could not be published; send it again later")
+	s.outstanding.Store(n)
+	s.pubStart, s.obs = time.Now(), p.m
+	buf := p.buf()
+	*buf = ev.AppendJSON((*buf)[:0])
+	p.sink.Publish(Envelope{Subject: p.subjectFor(msg), ID: id, Data: *buf}, s, tagEvent)
+	if hasView {
+		*buf = view.AppendJSON((*buf)[:0])
+		p.sink.Publish(Envelope{Subject: p.subjects.Call(), ID: viewID, Data: *buf}, s, tagView)
 	}
-	// The event is stored. Publish the call view and commit the
-	// correlation; if that fails the event is nacked with retry and nothing
-	// is committed, so the resend (a duplicate for a JetStream sink) redoes it.
-	fctx, cancel := context.WithTimeout(ctx, p.timeout)
-	err = st.finish(fctx, func(view *events.Call, msgID string) error {
-		body, err := json.Marshal(view)
-		if err != nil {
-			return err
-		}
-		dup, err := p.publish(ctx, Envelope{Subject: p.subjects.Call(), ID: msgID, Data: body})
-		if err == nil && !dup {
-			p.m.published.WithLabelValues(kindCall).Inc()
-		}
-		return err
-	}, log)
-	cancel()
-	if err != nil {
-		claim.Release()
-		p.m.retryable.WithLabelValues(CodeSinkUnavailable).Inc()
-		log.Warn().Err(err).Msg("call view or correlation state not stored; client will retry")
-		return nack(id, CodeSinkUnavailable, "the event could not be published; send it again later")
-	}
-	claim.Commit()
-	if sinkDup {
-		p.m.duplicates.WithLabelValues("sink").Inc()
-		log.Debug().Msg("duplicate event acknowledged by the sink")
-		return Result{ID: id, Status: StatusDuplicate}
-	}
-	p.m.published.WithLabelValues(msg.Type).Inc()
-	if msg.Type == events.TypeCallBarEvent && !msg.Known {
-		p.m.unknownIDs.Inc()
-	}
-	log.Debug().Str("type", msg.Type).Str("messageID", msg.MessageID).Msg("event published")
-	return Result{ID: id, Status: StatusPublished}
+	p.bufs.Put(buf)
 }
 
-// refuse publishes a refused event to the rejected subject and answers a
-// nack with retry:false. If the rejected subject cannot be written either, the
-// answer is a retryable nack instead: the client keeps the event, and it is
-// refused (and recorded) when it comes back.
-func (p *pipeline) refuse(ctx context.Context, in incoming, id string, seenAt *time.Time, cause error, log zerolog.Logger) Result {
+// finish ends a complete slot, in receive order: it commits the
+// correlation and the dedup claim when every message was stored, or gives
+// them up, and returns the answer. held is true when an earlier event of
+// the same connection was answered with retry: the slot is then answered
+// with retry too, whatever its publish did (DESIGN §4).
+func (p *pipeline) finish(s *slot, held bool, via string, log zerolog.Logger) Result {
+	if s.ready {
+		return s.res
+	}
+	s.mu.Lock()
+	err, sinkDup := s.err, s.duplicate
+	s.mu.Unlock()
+	if held {
+		if s.rejected == "" {
+			s.txn.Abort()
+			s.claim.Release()
+		}
+		p.m.retryableCode(CodeHeldForOrder).Inc()
+		return nack(s.id, CodeHeldForOrder, "an earlier event of this connection was not published; send this one again after it")
+	}
+	if s.rejected != "" {
+		return p.finishRefusal(s, err, via, log)
+	}
+	if err == nil {
+		err = s.txn.Commit(p.ctx, p.republish)
+	}
+	if err != nil {
+		s.txn.Abort()
+		s.claim.Release()
+		p.m.retryableCode(CodeSinkUnavailable).Inc()
+		log.Warn().Err(err).Str("event", s.id).Msg("event or call view not stored; client will retry")
+		return nack(s.id, CodeSinkUnavailable, "the event could not be published; send it again later")
+	}
+	s.claim.Commit()
+	if _, _, ok := s.txn.View(); ok {
+		p.m.publishedCall.Inc()
+	}
+	if sinkDup {
+		p.m.dupSink.Inc()
+		log.Debug().Str("event", s.id).Msg("duplicate event acknowledged by the sink")
+		return Result{ID: s.id, Status: StatusDuplicate}
+	}
+	p.m.publishedType(s.typ).Inc()
+	if s.typ == events.TypeCallBarEvent && !s.known {
+		p.m.unknownIDs.Inc()
+	}
+	return Result{ID: s.id, Status: StatusPublished}
+}
+
+// refuse records a refused event on the rejected subject; finish answers
+// it with retry:false once that is stored. If the rejected subject cannot
+// be written either, the answer is a retryable nack instead: the client
+// keeps the event, and it is refused (and recorded) when it comes back.
+func (p *pipeline) refuse(in incoming, s *slot, seenAt *time.Time, cause error) {
 	code := events.ErrorCode(cause)
 	if code == "" {
 		code = CodeInternal
 	}
-	p.m.received.WithLabelValues(typeInvalid).Inc()
-	rej := events.NewRejection(id, p.subjects.Tenant, in.via, cause, in.frame.Data, seenAt, in.receivedAt)
+	p.m.receivedInvalid.Inc()
+	s.rejected = code
+	s.res = Result{ID: s.id, Code: code, Message: events.ErrorMessage(cause), Retry: false}
+	if s.res.Message == "" {
+		s.res.Message = "internal error"
+	}
+	rej := events.NewRejection(s.id, p.subjects.Tenant, in.via, cause, rejectedData(in.f), seenAt, in.receivedAt)
 	body, err := json.Marshal(rej)
-	if err == nil {
-		_, err = p.publish(ctx, Envelope{Subject: p.subjects.Rejected(), ID: "rejected:" + id, Data: body})
-	}
 	if err != nil {
-		p.m.retryable.WithLabelValues(CodeSinkUnavailable).Inc()
-		log.Warn().Err(err).Str("code", code).Msg("refused event could not be recorded; client will retry")
-		return nack(id, CodeSinkUnavailable, "the event could not be recorded; send it again later")
+		s.Published(tagRejected, false, err) // answered as retryable by finish
+		return
 	}
-	p.m.published.WithLabelValues("rejected").Inc()
-	p.m.rejected.WithLabelValues(code).Inc()
-	log.Warn().Str("code", code).Str("reason", events.ErrorMessage(cause)).Str("via", in.via).Msg("event refused")
-	msg := events.ErrorMessage(cause)
-	if msg == "" {
-		msg = "internal error"
-	}
-	return Result{ID: id, Code: code, Message: msg, Retry: false}
+	s.outstanding.Store(1)
+	s.pubStart, s.obs = time.Now(), p.m
+	p.sink.Publish(Envelope{Subject: p.subjects.Rejected(), ID: "rejected:" + s.id, Data: body}, s, tagRejected)
 }
 
-// publish hands env to the sink within the publish timeout.
-func (p *pipeline) publish(ctx context.Context, env Envelope) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	start := time.Now()
-	dup, err := p.sink.Publish(ctx, env)
-	result := "ok"
+func (p *pipeline) finishRefusal(s *slot, err error, via string, log zerolog.Logger) Result {
 	if err != nil {
-		result = "error"
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-			result = "canceled"
+		p.m.retryableCode(CodeSinkUnavailable).Inc()
+		log.Warn().Err(err).Str("event", s.id).Str("code", s.rejected).Msg("refused event could not be recorded; client will retry")
+		return nack(s.id, CodeSinkUnavailable, "the event could not be recorded; send it again later")
+	}
+	p.m.publishedRejected.Inc()
+	p.m.rejectedCode(s.rejected).Inc()
+	log.Warn().Str("event", s.id).Str("code", s.rejected).Str("reason", s.res.Message).Str("via", via).Msg("event refused")
+	return s.res
+}
+
+// republish stores a call view again after a compare-and-set conflict with
+// another replica, waiting for the sink.
+func (p *pipeline) republish(ctx context.Context, view *events.Call, msgID string) error {
+	w := &waiter{done: make(chan error, 1)}
+	p.sink.Publish(Envelope{Subject: p.subjects.Call(), ID: msgID, Data: view.AppendJSON(nil)}, w, tagView)
+	select {
+	case err := <-w.done:
+		if err == nil {
+			p.m.publishedCall.Inc()
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// waiter is a Completion for one message that someone waits for.
+type waiter struct{ done chan error }
+
+func (w *waiter) Published(_ int, _ bool, err error) { w.done <- err }
+
+// subjectFor is p.subjects.For with the subjects of known message IDs made once.
+func (p *pipeline) subjectFor(m *events.Message) string {
+	if m.Type == events.TypeCallBarEvent {
+		if subj, ok := p.barSubj[m.MessageID]; ok {
+			return subj
 		}
 	}
-	p.m.publishDuration.WithLabelValues(result).Observe(time.Since(start).Seconds())
-	return dup, err
+	return p.subjects.For(m)
+}
+
+// buf returns an encoding buffer from the pool.
+func (p *pipeline) buf() *[]byte {
+	if b, ok := p.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 2048)
+	return &b
+}
+
+// rejectedData is the event data to put on the rejected subject.
+func rejectedData(f *frame) []byte {
+	if f == nil {
+		return nil
+	}
+	return f.rawData
 }

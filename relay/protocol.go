@@ -65,6 +65,44 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	}{frameNack, r.ID, r.Code, r.Message, r.Retry})
 }
 
+// appendJSON appends the ack or nack frame of r, as MarshalJSON renders it.
+func (r Result) appendJSON(b []byte) []byte {
+	if r.Acked() {
+		b = append(b, `{"type":"ack","id":`...)
+		b = appendJSONString(b, r.ID)
+		b = append(b, `,"status":`...)
+		b = appendJSONString(b, r.Status)
+		return append(b, '}')
+	}
+	b = append(b, `{"type":"nack"`...)
+	if r.ID != "" {
+		b = append(b, `,"id":`...)
+		b = appendJSONString(b, r.ID)
+	}
+	b = append(b, `,"code":`...)
+	b = appendJSONString(b, r.Code)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, r.Message)
+	b = append(b, `,"retry":`...)
+	b = strconv.AppendBool(b, r.Retry)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string: directly when it needs no
+// escaping (ids, codes and messages are plain ASCII), through
+// encoding/json otherwise.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
 // nack builds a nack Result for code, with the retry flag from the code table.
 func nack(id, code, message string) Result {
 	return Result{ID: id, Code: code, Message: message, Retry: retryable(code)}
@@ -83,9 +121,18 @@ const maxIDLen = 128
 // parseID returns the event id if raw is a JSON string of 1 to 128 characters
 // from A-Z a-z 0-9 . _ : -. echo is what may be sent back in the nack when the
 // id is invalid: the string if it is one and not overly long, else "".
-func parseID(raw json.RawMessage) (id, echo string, ok bool) {
-	var s string
-	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
+func parseID(raw []byte) (id, echo string, ok bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if len(inner) >= 1 && len(inner) <= maxIDLen && validIDBytes(inner) {
+		id = string(inner) // the one copy of the id
+		return id, id, true
+	}
+	s, ok := unquoteString(raw)
+	if !ok {
 		return "", "", false
 	}
 	if len(s) <= 2*maxIDLen {
@@ -95,6 +142,17 @@ func parseID(raw json.RawMessage) (id, echo string, ok bool) {
 		return "", echo, false
 	}
 	return s, s, true
+}
+
+func validIDBytes(b []byte) bool {
+	for _, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func validID(s string) bool {
@@ -114,14 +172,14 @@ func validID(s string) bool {
 
 // parseSeenAt accepts an RFC 3339 string or an integer of milliseconds since
 // the epoch.
-func parseSeenAt(raw json.RawMessage) (time.Time, bool) {
+func parseSeenAt(raw []byte) (time.Time, bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return time.Time{}, false
 	}
 	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
+		s, ok := unquoteString(raw)
+		if !ok {
 			return time.Time{}, false
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)

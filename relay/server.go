@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/callrelay/callrelay/correlate"
 	"github.com/callrelay/callrelay/events"
 )
 
@@ -49,13 +50,13 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	state State
+	state correlate.State
 }
 
 // WithState keeps the correlation state in st (for several replicas: the
 // shared JetStream key-value state of package sinks) instead of a
-// MemoryState bounded by the Config. A *MemoryState is used as is.
-func WithState(st State) Option {
+// correlate.Memory bounded by the Config. A *correlate.Memory is used as is.
+func WithState(st correlate.State) Option {
 	return func(o *options) { o.state = st }
 }
 
@@ -94,17 +95,37 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 			sink:     sink,
 			m:        m,
 			timeout:  cfg.PublishTimeout,
+			barSubj:  map[string]string{},
 		},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	dedup := NewDedup(cfg.DedupWindow, cfg.DedupMax)
-	dedup.evicted = m.dedupEvictions.Inc
+	s.p.ctx = s.ctx
+	for _, id := range events.KnownMessageIDs() {
+		s.p.barSubj[id] = subjects.For(&events.Message{Type: events.TypeCallBarEvent, MessageID: id})
+	}
+	dedup := correlate.NewDedup(cfg.DedupWindow, cfg.DedupMax)
+	dedup.SetEvicted(m.dedupEvictions.Inc)
 	s.p.dedup = dedup
-	s.p.corr = newStateCorrelator(cfg, o.state, m)
+	corr, err := correlate.New(correlate.Config{
+		Tenant: cfg.Tenant,
+		Memory: correlate.MemoryConfig{
+			EndedTTL: cfg.CallEndedTTL, IdleTTL: cfg.CallIdleTTL,
+			MaxCalls: cfg.MaxCalls, MaxAgents: cfg.MaxAgents,
+			KeyWindow: cfg.DedupWindow, MaxKeys: cfg.DedupMax,
+		},
+	}, o.state, reg)
+	if err != nil {
+		return nil, err
+	}
+	s.p.corr = corr
 	s.upgrader = websocket.Upgrader{
-		HandshakeTimeout:  10 * time.Second,
-		ReadBufferSize:    4096,
-		WriteBufferSize:   4096,
+		HandshakeTimeout: 10 * time.Second,
+		// No buffer sizes: gorilla reads through the HTTP server's own
+		// buffered reader, and the relay writes frames itself, so a
+		// connection holds no buffers of its own. The pool is never used
+		// (nothing writes through gorilla) but keeps gorilla from
+		// allocating a write buffer per connection.
+		WriteBufferPool:   unusedPool{},
 		EnableCompression: false,
 		// The origin has been checked before Upgrade, with a JSON answer.
 		CheckOrigin: func(*http.Request) bool { return true },
@@ -182,25 +203,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// newStateCorrelator builds the correlator over st, or over a MemoryState
-// bounded by cfg when st is nil. With a shared st, a MemoryState bounded the
-// same way mirrors what this replica committed, for the gauges.
-func newStateCorrelator(cfg Config, st State, m *metrics) *correlator {
-	mem, ok := st.(*MemoryState)
-	if !ok {
-		mem = NewMemoryState(MemoryStateConfig{
-			EndedTTL: cfg.CallEndedTTL, IdleTTL: cfg.CallIdleTTL,
-			MaxCalls: cfg.MaxCalls, MaxAgents: cfg.MaxAgents,
-			KeyWindow: cfg.DedupWindow, MaxKeys: cfg.DedupMax,
-		})
-	}
-	if st == nil {
-		st = mem
-	}
-	c := newCorrelator(cfg.Tenant, st, mem, m)
-	c.now = func() time.Time { return mem.now() }
-	return c
-}
+// unusedPool is a websocket.BufferPool for writes that never happen.
+type unusedPool struct{}
+
+func (unusedPool) Get() any  { return nil }
+func (unusedPool) Put(x any) {}
 
 // track registers a connection; false when the server is draining.
 func (s *Server) track(c *conn) bool {

@@ -7,7 +7,7 @@ import "context"
 type Envelope struct {
 	// Subject is the full NATS subject, e.g. "agentcall.default.callBarEvent.EventRinging".
 	Subject string
-	// ID is the hook's event id. Sinks that support it send it as the
+	// ID is the message id. Sinks that support it send it as the
 	// Nats-Msg-Id header so that the server drops a second copy.
 	ID string
 	// Data is the JSON body. The sink must not modify or retain it after
@@ -15,31 +15,46 @@ type Envelope struct {
 	Data []byte
 }
 
+// Completion receives the outcome of a Publish. tag is the value given to
+// Publish, so that one receiver can wait for several messages.
+type Completion interface {
+	Published(tag int, duplicate bool, err error)
+}
+
 // Sink is where accepted and rejected events go.
 //
-// Publish returns nil only once the destination has taken the message: for
-// JetStream after the stream's PubAck, for core NATS after a round trip to the
-// server has confirmed that it read the message. The relay acknowledges an
-// event to its client only after Publish returned nil, so a Sink must never
-// report success for a message it merely buffered.
+// Publish hands env to the destination without waiting and arranges for
+// c.Published to be called exactly once with its outcome: from Publish
+// itself when it fails at once (the destination is unreachable), otherwise
+// later, from a goroutine of the sink. Published must return quickly and
+// must not call Publish.
 //
-// duplicate is true when the destination recognised the message as one it had
-// already stored (for JetStream, a PubAck marked duplicate). That is success:
-// the event is stored exactly once.
+// Success (a nil error) means the destination has taken the message: for
+// JetStream, the stream's PubAck; for core NATS, a round trip to the server
+// after the message, which confirms the server read it. The relay
+// acknowledges an event to its client only after that, so a Sink must never
+// report success for a message it merely buffered. duplicate is true when
+// the destination recognised the message as one it already stored (for
+// JetStream, a PubAck marked duplicate): that is success, the event is
+// stored once.
 //
-// Any error means the message may not have been stored. The relay treats every
-// Publish error as temporary: it answers the client with a retryable nack and
-// the client sends the event again later, with the same ID. A Sink must
-// therefore fail fast while its destination is unreachable (no hidden
-// client-side reconnect buffer) and must honour ctx's deadline.
+// Any error means the message may not have been stored. The relay treats
+// every error as temporary: it answers with a retryable nack, and the client
+// sends the event again later, with the same id. A Sink must therefore fail
+// fast while its destination is unreachable (no hidden reconnect buffer),
+// fail every message in flight when the connection drops, and report a
+// message it has no answer for within its publish timeout as failed.
 //
-// Publish is called concurrently from many goroutines, one per client
-// connection; calls made one after another from a single goroutine must reach
-// the destination in that order.
+// Order: messages given to Publish one after another (by one goroutine, or
+// under the caller's own lock) reach the destination in that order, and a
+// destination stores a prefix of what it received from one connection; so
+// when a message fails, every later one either fails too or is reported
+// stored after it.
 //
-// Ready reports whether the Sink can publish right now; it must be cheap (it is
-// called by /readyz and on every metrics scrape) and must not block beyond ctx.
+// Publish is called concurrently by every client connection. Ready reports
+// whether the Sink can publish right now; it must be cheap (it is called by
+// /readyz and on every metrics scrape) and must not block beyond ctx.
 type Sink interface {
-	Publish(ctx context.Context, env Envelope) (duplicate bool, err error)
+	Publish(env Envelope, c Completion, tag int)
 	Ready(ctx context.Context) error
 }

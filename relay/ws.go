@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -15,17 +16,23 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// conn is one WebSocket client. Its reader (the goroutine of the HTTP
-// handler) reads frames and handles events one after another, in order; its
-// writer goroutine is the only one that writes to the socket: acks and nacks
-// in the order the reader produced them, pings, and the final close frame.
+// conn is one WebSocket client. An idle connection costs one goroutine
+// (its reader, the HTTP handler's own) and no buffers of its own beyond the
+// read buffer: answers are written by an acker goroutine that runs only
+// while events are in flight, pings by a timer.
+//
+// The reader reads frames, decodes them and starts each event in the
+// pipeline (up to the window in flight), appending a slot to the queue in
+// receive order. The acker finishes the slots in that order as the sink
+// completes them and writes their answers, several in one write when
+// several are ready. Every write goes to the socket directly, under wmu,
+// as raw WebSocket frames: gorilla is used for the handshake and reading
+// only, so that a batch of acks is one syscall.
 type conn struct {
-	s    *Server
-	ws   *websocket.Conn
-	log  zerolog.Logger
-	out  chan outFrame // written only by the reader, closed by it when done
-	done chan struct{} // closed when the writer has stopped
-
+	s        *Server
+	ws       *websocket.Conn
+	nc       net.Conn
+	log      zerolog.Logger
 	draining atomic.Bool
 	session  string
 
@@ -34,21 +41,31 @@ type conn struct {
 	// agentSubject is the token's subject.
 	authed       bool
 	agentSubject string
+	lastExtend   time.Time
 	// end, when its code is set by handleFrame, is the close frame to end
 	// the connection with and why (for the log and metric).
 	end struct {
 		code        int
 		reason, why string
 	}
-}
 
-// outFrame is one frame for the writer: a text frame or, when closeCode is
-// set, the close frame that ends the connection.
-type outFrame struct {
-	data      []byte
-	readAt    time.Time // when the answered event was read; zero for other frames
-	closeCode int
-	reason    string
+	mu      sync.Mutex
+	q       []*slot // answers to write, in receive order
+	ackerOn bool
+	wake    chan struct{} // a slot completed (capacity 1)
+	space   chan struct{} // the queue has room again, or the acker stopped (capacity 1)
+	idle    chan struct{} // closed by the acker when it stops with an empty queue, if set
+	// The order rule (DESIGN §4): once an event is answered with retry,
+	// every later event of the connection is held (answered with retry,
+	// not stored) until the client sends that event again.
+	halted  bool
+	barrier string
+	gen     uint64 // bumped when a failure is found: slots of older generations are held
+	failGen uint64
+	broken  bool // a write failed: answers are no longer written
+
+	wmu  sync.Mutex // serialises writes to nc
+	ping *time.Timer
 }
 
 // serveWS admits a WebSocket client and runs it until it ends.
@@ -70,15 +87,17 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &conn{
-		s:    s,
-		ws:   ws,
-		out:  make(chan outFrame, 64),
-		done: make(chan struct{}),
+		s:     s,
+		ws:    ws,
+		nc:    ws.NetConn(),
+		wake:  make(chan struct{}, 1),
+		space: make(chan struct{}, 1),
+		gen:   1,
 	}
 	c.log = s.log.With().Str("conn", newConnID()).Str("remote", remoteHost(r)).Logger()
 	if !s.track(c) {
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeGoingAway, "relay shutting down"), time.Now().Add(s.cfg.WriteWait))
-		_ = ws.Close()
+		c.writeClose(closeGoingAway, "relay shutting down")
+		_ = c.nc.Close()
 		return
 	}
 	defer s.untrack(c)
@@ -93,7 +112,6 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // run reads until the connection ends and returns why it ended.
 func (c *conn) run() (reason string) {
 	cfg := c.s.cfg
-	go c.writer()
 	c.ws.SetReadLimit(0) // the frame limit is enforced below, to close with a reason
 	c.authed = c.s.tokens == nil
 	if c.authed {
@@ -102,9 +120,24 @@ func (c *conn) run() (reason string) {
 		_ = c.ws.SetReadDeadline(time.Now().Add(cfg.HelloTimeout))
 	}
 	c.ws.SetPongHandler(func(string) error {
-		c.extendReadDeadline(time.Now())
+		c.extendReadDeadline(time.Now(), true)
 		return nil
 	})
+	// Control frames are answered through this connection's own writes,
+	// never gorilla's, so that no two writers share the socket.
+	c.ws.SetPingHandler(func(data string) error {
+		c.writeControl(websocket.PongMessage, []byte(data))
+		return nil
+	})
+	c.ws.SetCloseHandler(func(code int, _ string) error {
+		if code == websocket.CloseNoStatusReceived {
+			code = closeNormal
+		}
+		c.writeClose(code, "")
+		return nil
+	})
+	c.ping = time.AfterFunc(cfg.PingInterval, c.sendPing)
+	defer c.ping.Stop()
 
 	closeCode, closeReason := 0, ""
 	for {
@@ -114,26 +147,32 @@ func (c *conn) run() (reason string) {
 			break
 		}
 		readAt := time.Now()
-		c.extendReadDeadline(readAt)
+		c.extendReadDeadline(readAt, false)
 		if mt != websocket.TextMessage {
 			reason, closeCode, closeReason = "binary_frame", closeUnsupported, "binary frames are not supported; send JSON text frames"
 			c.s.m.rejected.WithLabelValues(CodeInvalidFrame).Inc()
 			c.log.Warn().Msg("binary frame: closing")
 			break
 		}
-		data, err := io.ReadAll(io.LimitReader(r, int64(cfg.MaxMessageBytes)+1))
-		if err != nil {
-			reason, closeCode, closeReason = c.readEnd(err)
-			break
-		}
-		if len(data) > cfg.MaxMessageBytes {
+		buf := c.s.p.buf()
+		data, err := readFrame(r, (*buf)[:0], cfg.MaxMessageBytes)
+		*buf = data[:0]
+		if errors.Is(err, errFrameTooLarge) {
+			c.s.p.bufs.Put(buf)
 			reason, closeCode = "too_large", closeTooBig
 			closeReason = fmt.Sprintf("frame larger than %d bytes", cfg.MaxMessageBytes)
 			c.s.m.rejected.WithLabelValues("too_large").Inc()
 			c.log.Warn().Int("limit", cfg.MaxMessageBytes).Msg("frame over the limit: closing")
 			break
 		}
-		if !c.handleFrame(data, readAt) {
+		if err != nil {
+			c.s.p.bufs.Put(buf)
+			reason, closeCode, closeReason = c.readEnd(err)
+			break
+		}
+		ok := c.handleFrame(data, readAt)
+		c.s.p.bufs.Put(buf) // the frame's bytes are not used after handleFrame
+		if !ok {
 			reason = "writer_failed"
 			if c.end.code != 0 {
 				reason, closeCode, closeReason = c.end.why, c.end.code, c.end.reason
@@ -141,61 +180,102 @@ func (c *conn) run() (reason string) {
 			break
 		}
 	}
+	// Every event read gets its answer before the close frame.
+	c.waitAnswered(cfg.PublishTimeout + cfg.WriteWait)
 	if closeCode != 0 {
-		c.send(outFrame{closeCode: closeCode, reason: closeReason})
+		c.writeClose(closeCode, closeReason)
 	}
-	close(c.out)
-	select {
-	case <-c.done:
-	case <-time.After(cfg.WriteWait + time.Second):
-	}
-	_ = c.ws.Close()
+	_ = c.nc.Close()
 	return reason
 }
 
-// handleFrame answers one text frame. It returns false when the writer has
-// stopped and the connection must end.
+// errFrameTooLarge is a frame over the size limit.
+var errFrameTooLarge = errors.New("frame too large")
+
+// readFrame reads one frame's payload into buf, up to limit bytes.
+func readFrame(r io.Reader, buf []byte, limit int) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > limit {
+			return buf, errFrameTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// handleFrame starts or answers one text frame. It returns false when the
+// connection must end.
 func (c *conn) handleFrame(data []byte, readAt time.Time) bool {
 	if !c.authed {
 		return c.authenticate(data)
 	}
-	var f inFrame
-	if err := json.Unmarshal(data, &f); err != nil {
-		c.s.m.received.WithLabelValues(typeInvalid).Inc()
-		c.s.m.rejected.WithLabelValues(CodeInvalidFrame).Inc()
+	f, err := decodeFrame(data, c.s.p.opts)
+	if err != nil {
+		c.s.m.receivedInvalid.Inc()
+		c.s.m.rejectedCode(CodeInvalidFrame).Inc()
 		c.log.Warn().Str("code", CodeInvalidFrame).Msg("frame is not a JSON object")
-		return c.answer(nack("", CodeInvalidFrame, "the frame must be a JSON object: "+jsonErrorText(err)), readAt)
+		return c.answerNow(readAt, nack("", CodeInvalidFrame, "the frame must be a JSON object: "+frameErrorText(err)))
 	}
-	switch f.Type {
+	switch f.typ {
 	case frameEvent:
-		res := c.s.p.handle(c.s.ctx, incoming{
-			frame:        f,
-			validUTF8:    utf8.Valid(data),
-			via:          "ws",
-			agentSubject: c.agentSubject,
-			receivedAt:   readAt,
-		}, c.log)
-		return c.answer(res, readAt)
+		return c.startEvent(&f, utf8.Valid(data), readAt)
 	case frameHello:
-		return c.hello(f)
+		return c.hello(f.session, f.client, readAt)
 	default:
-		_, echo, _ := parseID(f.ID)
-		c.s.m.received.WithLabelValues(typeInvalid).Inc()
-		c.s.m.rejected.WithLabelValues(CodeInvalidFrame).Inc()
+		_, echo, _ := parseID(f.id)
+		c.s.m.receivedInvalid.Inc()
+		c.s.m.rejectedCode(CodeInvalidFrame).Inc()
 		c.log.Warn().Str("code", CodeInvalidFrame).Msg("unknown frame type")
-		return c.answer(nack(echo, CodeInvalidFrame, `the frame type must be "hello" or "event"`), readAt)
+		return c.answerNow(readAt, nack(echo, CodeInvalidFrame, `the frame type must be "hello" or "event"`))
 	}
 }
 
-// hello records the client's session and answers with welcome.
-func (c *conn) hello(f inFrame) bool {
-	if f.Session != "" && c.session == "" && validID(f.Session) {
-		c.session = f.Session
-		c.log = c.log.With().Str("session", f.Session).Logger()
+// startEvent starts one event in the pipeline and queues its slot, after
+// waiting for room in the window.
+func (c *conn) startEvent(f *frame, validUTF8 bool, readAt time.Time) bool {
+	p := c.s.p
+	if id, _, ok := parseID(f.id); ok {
+		c.mu.Lock()
+		if c.halted && id != c.barrier {
+			c.mu.Unlock()
+			p.m.retryableCode(CodeHeldForOrder).Inc()
+			return c.answerNow(readAt, nack(id, CodeHeldForOrder, "an earlier event of this connection was not published; send it first"))
+		}
+		c.halted = false
+		c.mu.Unlock()
 	}
-	c.log.Debug().Str("client", truncate(f.Client, 64)).Msg("hello")
+	if !c.waitRoom() {
+		return false
+	}
+	s := p.newSlot(c, readAt)
+	c.mu.Lock()
+	s.gen = c.gen
+	c.mu.Unlock()
+	p.start(c.s.ctx, incoming{f: f, validUTF8: validUTF8, via: "ws", agentSubject: c.agentSubject, receivedAt: readAt}, s, c.log)
+	return c.push(s)
+}
+
+// hello records the client's session and answers with welcome.
+func (c *conn) hello(session, client string, readAt time.Time) bool {
+	if session != "" && c.session == "" && validID(session) {
+		c.session = session
+		c.log = c.log.With().Str("session", session).Logger()
+	}
+	c.log.Debug().Str("client", truncate(client, 64)).Msg("hello")
 	body, _ := json.Marshal(welcome{Type: frameWelcome, Session: c.session, MaxMessageBytes: c.s.cfg.MaxMessageBytes, Version: c.s.cfg.Version})
-	return c.send(outFrame{data: body})
+	s := c.s.p.newSlot(c, time.Time{})
+	answer(s, Result{})
+	s.raw = body
+	return c.push(s)
 }
 
 // authenticate handles the first frame when tokens are required: it must
@@ -211,8 +291,8 @@ func (c *conn) authenticate(data []byte) bool {
 		return c.refuseToken(tokenReason(err), err.Error())
 	}
 	c.authed, c.agentSubject = true, sub
-	c.extendReadDeadline(time.Now())
-	return c.hello(f)
+	c.extendReadDeadline(time.Now(), true)
+	return c.hello(f.Session, f.Client, time.Now())
 }
 
 // refuseToken ends the connection with 1008 policy violation.
@@ -223,64 +303,216 @@ func (c *conn) refuseToken(reason, text string) bool {
 	return false
 }
 
-// answer queues the ack or nack of an event.
-func (c *conn) answer(res Result, readAt time.Time) bool {
-	body, err := json.Marshal(res)
-	if err != nil {
-		c.log.Error().Err(err).Msg("encode answer")
-		return false
-	}
-	return c.send(outFrame{data: body, readAt: readAt})
+// answerNow queues an answer that needs no publish, behind the events in flight.
+func (c *conn) answerNow(readAt time.Time, res Result) bool {
+	s := c.s.p.newSlot(c, readAt)
+	answer(s, res)
+	return c.push(s)
 }
 
-// send hands f to the writer; false when the writer has stopped.
-func (c *conn) send(f outFrame) bool {
-	select {
-	case c.out <- f:
-		return true
-	case <-c.done:
-		return false
-	}
-}
-
-// writer writes every queued frame and the pings. When a write fails it
-// closes the socket, which ends the reader too.
-func (c *conn) writer() {
-	defer close(c.done)
-	cfg := c.s.cfg
-	ping := time.NewTicker(cfg.PingInterval)
-	defer ping.Stop()
+// waitRoom waits until fewer than the window's events are in flight.
+func (c *conn) waitRoom() bool {
 	for {
-		select {
-		case f, ok := <-c.out:
-			if !ok {
-				return
-			}
-			deadline := time.Now().Add(cfg.WriteWait)
-			if f.closeCode != 0 {
-				_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(f.closeCode, f.reason), deadline)
-				return
-			}
-			_ = c.ws.SetWriteDeadline(deadline)
-			if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
-				c.log.Debug().Err(err).Msg("write failed")
-				_ = c.ws.Close()
-				return
-			}
-			if !f.readAt.IsZero() {
-				c.s.m.ackLatency.WithLabelValues("ws").Observe(time.Since(f.readAt).Seconds())
-			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteWait)); err != nil {
-				c.log.Debug().Err(err).Msg("ping failed")
-				_ = c.ws.Close()
-				return
-			}
+		c.mu.Lock()
+		if c.broken {
+			c.mu.Unlock()
+			return false
 		}
+		if len(c.q) < c.s.cfg.Window {
+			c.mu.Unlock()
+			return true
+		}
+		c.mu.Unlock()
+		<-c.space
 	}
 }
 
-// drain asks the connection to finish the event in hand, stop reading and
+// push queues s and makes sure the acker runs. false when the connection
+// can no longer be written to.
+func (c *conn) push(s *slot) bool {
+	c.mu.Lock()
+	c.q = append(c.q, s)
+	broken := c.broken
+	start := !c.ackerOn
+	c.ackerOn = true
+	c.mu.Unlock()
+	if start {
+		go c.acker()
+	} else {
+		c.notify()
+	}
+	return !broken
+}
+
+// notify wakes the acker: a slot completed.
+func (c *conn) notify() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// acker finishes the queued slots in order and writes their answers,
+// together when several are ready; it stops when the queue is empty.
+func (c *conn) acker() {
+	p := c.s.p
+	outp := p.buf()
+	out := (*outp)[:0]
+	var payload []byte
+	for {
+		c.mu.Lock()
+		for len(c.q) == 0 || !c.q[0].complete() {
+			if len(out) > 0 {
+				c.mu.Unlock()
+				c.write(out)
+				out = out[:0]
+				c.mu.Lock()
+				continue
+			}
+			if len(c.q) == 0 {
+				c.ackerOn = false
+				if c.idle != nil {
+					close(c.idle)
+					c.idle = nil
+				}
+				c.mu.Unlock()
+				c.signalRoom()
+				*outp = out
+				p.bufs.Put(outp)
+				return
+			}
+			c.mu.Unlock()
+			<-c.wake
+			c.mu.Lock()
+		}
+		s := c.q[0]
+		c.q[0] = nil
+		c.q = c.q[1:]
+		if len(c.q) == 0 {
+			c.q = c.q[:0:0]
+		}
+		held := s.gen == c.failGen
+		c.mu.Unlock()
+		c.signalRoom()
+
+		res := p.finish(s, held, "ws", c.log)
+		if !res.Acked() && res.Retry && res.ID != "" && res.Code != CodeHeldForOrder {
+			c.mu.Lock()
+			c.halted, c.barrier = true, res.ID
+			c.failGen = s.gen
+			c.gen++
+			c.mu.Unlock()
+		}
+		if s.raw != nil {
+			out = appendTextFrame(out, s.raw)
+		} else {
+			payload = res.appendJSON(payload[:0])
+			out = appendTextFrame(out, payload)
+		}
+		if !s.readAt.IsZero() {
+			p.m.ackWS.Observe(time.Since(s.readAt).Seconds())
+		}
+		p.freeSlot(s)
+	}
+}
+
+func (c *conn) signalRoom() {
+	select {
+	case c.space <- struct{}{}:
+	default:
+	}
+}
+
+// waitAnswered waits, up to limit, until every queued event is answered.
+func (c *conn) waitAnswered(limit time.Duration) {
+	c.mu.Lock()
+	if !c.ackerOn {
+		c.mu.Unlock()
+		return
+	}
+	idle := make(chan struct{})
+	c.idle = idle
+	c.mu.Unlock()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+		c.log.Warn().Msg("events still in flight when the connection closed")
+	}
+}
+
+// write sends frames, bounded by the write wait; a failure closes the
+// socket, which ends the reader too.
+func (c *conn) write(b []byte) {
+	c.mu.Lock()
+	broken := c.broken
+	c.mu.Unlock()
+	if broken {
+		return
+	}
+	c.wmu.Lock()
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteWait))
+	_, err := c.nc.Write(b)
+	c.wmu.Unlock()
+	if err != nil {
+		c.log.Debug().Err(err).Msg("write failed")
+		c.mu.Lock()
+		c.broken = true
+		c.mu.Unlock()
+		c.signalRoom()
+		_ = c.nc.Close()
+	}
+}
+
+// writeControl writes one control frame (ping, pong).
+func (c *conn) writeControl(op byte, data []byte) {
+	if len(data) > 125 {
+		data = data[:125]
+	}
+	frame := make([]byte, 0, 2+len(data))
+	frame = append(frame, 0x80|op, byte(len(data)))
+	c.write(append(frame, data...))
+}
+
+// writeClose writes the close frame with code and reason.
+func (c *conn) writeClose(code int, reason string) {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	payload := make([]byte, 0, 2+len(reason))
+	payload = append(payload, byte(code>>8), byte(code))
+	payload = append(payload, reason...)
+	c.writeControl(websocket.CloseMessage, payload)
+}
+
+// sendPing pings the client and schedules the next ping.
+func (c *conn) sendPing() {
+	c.writeControl(websocket.PingMessage, nil)
+	c.mu.Lock()
+	broken := c.broken
+	c.mu.Unlock()
+	if !broken {
+		c.ping.Reset(c.s.cfg.PingInterval)
+	}
+}
+
+// appendTextFrame appends an unmasked, final text frame (RFC 6455 5.2).
+func appendTextFrame(b, payload []byte) []byte {
+	n := len(payload)
+	b = append(b, 0x81)
+	switch {
+	case n < 126:
+		b = append(b, byte(n))
+	case n < 1<<16:
+		b = append(b, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, 127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(b, payload...)
+}
+
+// drain asks the connection to finish the events in hand, stop reading and
 // close with 1001 going away. It may be called from any goroutine.
 func (c *conn) drain() {
 	c.draining.Store(true)
@@ -288,13 +520,18 @@ func (c *conn) drain() {
 }
 
 // extendReadDeadline gives the client another keep-alive period, unless the
-// connection is draining. drain may run between the check and the new
-// deadline; the second check then restores the immediate deadline, so a
-// drain is never undone (drain stores the flag before it sets its deadline).
-func (c *conn) extendReadDeadline(now time.Time) {
+// connection is draining; to save work, at most once a second unless
+// forced. drain may run between the check and the new deadline; the second
+// check then restores the immediate deadline, so a drain is never undone
+// (drain stores the flag before it sets its deadline).
+func (c *conn) extendReadDeadline(now time.Time, force bool) {
 	if c.draining.Load() || !c.authed {
 		return
 	}
+	if !force && now.Sub(c.lastExtend) < time.Second {
+		return
+	}
+	c.lastExtend = now
 	_ = c.ws.SetReadDeadline(now.Add(c.s.cfg.PongWait))
 	if c.draining.Load() {
 		_ = c.ws.SetReadDeadline(time.Now())

@@ -45,42 +45,6 @@ func classify(nc *nats.Conn, err error) error {
 	return err
 }
 
-// whileConnected runs fn with a context derived from ctx that is cancelled
-// as soon as nc loses its connection, so that a request in flight when the
-// server goes away fails at once instead of waiting for ctx's deadline (the
-// NATS client does not abort pending requests on a disconnect). A ctx without
-// a deadline gets defaultPublishTimeout. fn's error is returned through
-// classify.
-func whileConnected(ctx context.Context, nc *nats.Conn, fn func(context.Context) error) error {
-	changes := nc.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED, nats.CLOSED)
-	defer nc.RemoveStatusListener(changes)
-	// Checked after registering, so that no status change can slip between
-	// the check and the watch.
-	if err := checkConnected(nc); err != nil {
-		return err
-	}
-	ctx, cancelTimeout := withDefaultTimeout(ctx)
-	defer cancelTimeout()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		select {
-		case status, ok := <-changes:
-			if ok {
-				cancel(fmt.Errorf("%w: connection is %s", ErrNotConnected, status))
-			}
-		case <-ctx.Done():
-		}
-	}()
-	err := fn(ctx)
-	if err != nil && ctx.Err() != nil {
-		if cause := context.Cause(ctx); errors.Is(cause, ErrNotConnected) {
-			return cause
-		}
-	}
-	return classify(nc, err)
-}
-
 // withDefaultTimeout returns ctx unchanged if it has a deadline, and ctx with
 // defaultPublishTimeout otherwise.
 func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {

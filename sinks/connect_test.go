@@ -91,10 +91,10 @@ func TestPublishWhileDisconnectedFailsFast(t *testing.T) {
 		t.Errorf("got raw publish error %v, want %v", err, nats.ErrReconnectBufExceeded)
 	}
 
-	sink := sinks.NewNATS(nc)
+	sink := sinks.NewNATS(nc, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err = sink.Publish(ctx, relay.Envelope{Subject: "agentcall.test", ID: "x", Data: []byte("{}")})
+	_, err = syncPublish(ctx, sink, relay.Envelope{Subject: "agentcall.test", ID: "x", Data: []byte("{}")})
 	if !errors.Is(err, sinks.ErrNotConnected) {
 		t.Errorf("got sink error %v, want it to wrap ErrNotConnected", err)
 	}

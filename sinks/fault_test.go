@@ -25,7 +25,7 @@ func expectFailFast(t *testing.T, sink relay.Sink, env relay.Envelope) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), faultDeadline)
 	defer cancel()
-	_, err := sink.Publish(ctx, env)
+	_, err := syncPublish(ctx, sink, env)
 	if err == nil {
 		t.Fatal("got nil error publishing with the server down, want an error")
 	}
@@ -43,7 +43,7 @@ func expectFailFast(t *testing.T, sink relay.Sink, env relay.Envelope) {
 
 func TestNATSServerDown(t *testing.T) {
 	e := MustEmbedded(t)
-	sink := sinks.NewNATS(MustConnect(t, e.ClientURL()))
+	sink := sinks.NewNATS(MustConnect(t, e.ClientURL()), 0)
 	if err := e.Close(); err != nil {
 		t.Fatalf("close server: %v", err)
 	}
@@ -64,7 +64,7 @@ func TestJetStreamServerRestart(t *testing.T) {
 	const before = 3
 	for i := range before {
 		env := relay.Envelope{Subject: "agentcall.t.call", ID: fmt.Sprintf("before-%d", i), Data: []byte(`{}`)}
-		if _, err := sink.Publish(testContext(t), env); err != nil {
+		if _, err := syncPublish(testContext(t), sink, env); err != nil {
 			t.Fatalf("Publish %d before the stop: %v", i, err)
 		}
 	}
@@ -83,7 +83,7 @@ func TestJetStreamServerRestart(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), faultDeadline)
 			env := relay.Envelope{Subject: "agentcall.t.call", ID: fmt.Sprintf("during-%d", i), Data: []byte(`{}`)}
-			_, err := sink.Publish(ctx, env)
+			_, err := syncPublish(ctx, sink, env)
 			if err != nil && !errors.Is(err, sinks.ErrNotConnected) {
 				others = append(others, err)
 			}
@@ -114,7 +114,7 @@ func TestJetStreamServerRestart(t *testing.T) {
 		return sink.Ready(context.Background()) == nil
 	})
 	env := relay.Envelope{Subject: "agentcall.t.call", ID: "after", Data: []byte(`{"after":true}`)}
-	if _, err := sink.Publish(testContext(t), env); err != nil {
+	if _, err := syncPublish(testContext(t), sink, env); err != nil {
 		t.Fatalf("Publish after restart: %v", err)
 	}
 

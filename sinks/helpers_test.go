@@ -74,7 +74,7 @@ func MustConnect(tb testing.TB, url string) *nats.Conn {
 // MustJetStream returns a JetStream sink on nc for the stream cfg describes.
 func MustJetStream(tb testing.TB, nc *nats.Conn, cfg sinks.StreamConfig) *sinks.JetStream {
 	tb.Helper()
-	s, err := sinks.NewJetStream(testContext(tb), nc, cfg)
+	s, err := sinks.NewJetStream(testContext(tb), nc, cfg, 0)
 	if err != nil {
 		tb.Fatalf("NewJetStream(%s): %v", cfg.Name, err)
 	}
@@ -157,3 +157,24 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// syncPublish publishes env on s and waits for its outcome.
+func syncPublish(ctx context.Context, s relay.Sink, env relay.Envelope) (bool, error) {
+	w := &syncWaiter{done: make(chan syncResult, 1)}
+	s.Publish(env, w, 0)
+	select {
+	case r := <-w.done:
+		return r.dup, r.err
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+type syncResult struct {
+	dup bool
+	err error
+}
+
+type syncWaiter struct{ done chan syncResult }
+
+func (w *syncWaiter) Published(_ int, dup bool, err error) { w.done <- syncResult{dup, err} }

@@ -1,10 +1,14 @@
 package sinks
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -82,22 +86,48 @@ func (c StreamConfig) jetStreamConfig() jetstream.StreamConfig {
 	}
 }
 
-// JetStream is a Sink that publishes into a JetStream stream. Publish returns
-// once the stream has acknowledged the message, and reports a message whose
-// Nats-Msg-Id the stream has already seen within its duplicates window as a
-// duplicate. JetStream is safe for concurrent use.
+// JetStream is a Sink that publishes into a JetStream stream, without
+// waiting: every message goes out at once with a reply subject of its own
+// under one inbox subscription, and the stream's PubAck, read by that
+// subscription's goroutine, completes it. Messages without an answer within
+// the publish timeout fail, and so does everything in flight when the
+// connection drops (one status watcher for the sink). A message whose
+// Nats-Msg-Id the stream has already seen within its duplicates window is
+// reported as a duplicate. JetStream is safe for concurrent use; Close stops
+// it.
 type JetStream struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	stream string
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	stream  string
+	timeout time.Duration
+	inbox   string // "<inbox>." : reply subjects are inbox + sequence
+	sub     *nats.Subscription
+	watch   *watcher
+	msgs    sync.Pool
+	done    chan struct{}
+	closer  sync.Once
+
+	mu      sync.Mutex
+	seq     uint64
+	pending map[uint64]pendingPub
 }
+
+// pendingPub is a message waiting for its PubAck.
+type pendingPub struct {
+	c        relay.Completion
+	tag      int
+	deadline int64 // unix ns
+}
+
+var _ relay.Sink = (*JetStream)(nil)
 
 // NewJetStream returns a sink that publishes into the stream cfg describes.
 // If the stream does not exist, it is created from cfg. If it exists, its
 // subjects must cover every subject in cfg.Subjects (the same subject or a
 // wider wildcard), or NewJetStream fails; an existing stream is never
-// modified, because its operators own it. The caller owns nc.
-func NewJetStream(ctx context.Context, nc *nats.Conn, cfg StreamConfig) (*JetStream, error) {
+// modified, because its operators own it. timeout bounds the wait for each
+// PubAck (0: 5s). The caller owns nc, and closes the sink before it.
+func NewJetStream(ctx context.Context, nc *nats.Conn, cfg StreamConfig, timeout time.Duration) (*JetStream, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("configure jetstream sink: %w", err)
 	}
@@ -108,7 +138,27 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, cfg StreamConfig) (*JetStr
 	if err := ensureStream(ctx, js, cfg); err != nil {
 		return nil, err
 	}
-	return &JetStream{nc: nc, js: js, stream: cfg.Name}, nil
+	if timeout <= 0 {
+		timeout = defaultPublishTimeout
+	}
+	s := &JetStream{
+		nc: nc, js: js, stream: cfg.Name, timeout: timeout,
+		inbox:   nats.NewInbox() + ".",
+		pending: map[uint64]pendingPub{},
+		done:    make(chan struct{}),
+	}
+	s.msgs.New = func() any { return &nats.Msg{Header: nats.Header{msgIDHeader: []string{""}}} }
+	s.sub, err = nc.Subscribe(s.inbox+"*", s.onAck)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to the publish acknowledgements: %w", err)
+	}
+	// Acks must never be dropped for being slow: a dropped ack is a
+	// message reported failed although stored (harmless, but noisy).
+	_ = s.sub.SetPendingLimits(-1, -1)
+	s.watch = newWatcher(nc)
+	s.watch.onLostForever(s.failAll)
+	go s.expire()
+	return s, nil
 }
 
 // ensureStream creates the stream cfg describes, or checks the existing one.
@@ -139,30 +189,164 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 	return nil
 }
 
-// Publish stores env in the stream, with env.ID as Nats-Msg-Id, and waits for
-// the stream's acknowledgement. It returns duplicate true, and no error, when
-// the stream already held a message with that id. It fails at once while the
-// connection is down. Without a deadline on ctx, it waits at most 5s.
-func (s *JetStream) Publish(ctx context.Context, env relay.Envelope) (bool, error) {
-	msg := nats.NewMsg(env.Subject)
-	msg.Data = env.Data
-	var opts []jetstream.PublishOpt
+// Publish sends env to the stream, with env.ID as Nats-Msg-Id, and
+// completes it when the stream's PubAck arrives; see relay.Sink.
+func (s *JetStream) Publish(env relay.Envelope, c relay.Completion, tag int) {
+	if err := checkConnected(s.nc); err != nil {
+		c.Published(tag, false, fmt.Errorf("publish to %s in stream %s: %w", env.Subject, s.stream, err))
+		return
+	}
+	s.mu.Lock()
+	s.seq++
+	seq := s.seq
+	s.pending[seq] = pendingPub{c: c, tag: tag, deadline: time.Now().Add(s.timeout).UnixNano()}
+	s.mu.Unlock()
+
+	msg := s.msgs.Get().(*nats.Msg)
+	msg.Subject, msg.Data = env.Subject, env.Data
+	msg.Reply = s.inbox + strconv.FormatUint(seq, 10)
 	if env.ID != "" {
-		opts = append(opts, jetstream.WithMsgID(env.ID))
+		msg.Header[msgIDHeader][0] = env.ID
+	} else {
+		delete(msg.Header, msgIDHeader)
 	}
-	var duplicate bool
-	err := whileConnected(ctx, s.nc, func(ctx context.Context) error {
-		ack, err := s.js.PublishMsg(ctx, msg, opts...)
-		if err != nil {
-			return err
-		}
-		duplicate = ack.Duplicate
-		return nil
-	})
+	// PublishMsg copies the message into the client's buffer: the Msg and
+	// env.Data are free again when it returns.
+	err := s.nc.PublishMsg(msg)
+	msg.Data, msg.Reply = nil, ""
+	if _, ok := msg.Header[msgIDHeader]; !ok {
+		msg.Header[msgIDHeader] = []string{""}
+	}
+	s.msgs.Put(msg)
 	if err != nil {
-		return false, fmt.Errorf("publish to %s in stream %s: %w", env.Subject, s.stream, err)
+		if p, ok := s.take(seq); ok {
+			p.c.Published(p.tag, false, fmt.Errorf("publish to %s in stream %s: %w", env.Subject, s.stream, classify(s.nc, err)))
+		}
 	}
-	return duplicate, nil
+}
+
+// take removes and returns the pending message seq, if it is still pending.
+func (s *JetStream) take(seq uint64) (pendingPub, bool) {
+	s.mu.Lock()
+	p, ok := s.pending[seq]
+	if ok {
+		delete(s.pending, seq)
+	}
+	s.mu.Unlock()
+	return p, ok
+}
+
+// onAck completes the message a PubAck (or an error reply) answers.
+func (s *JetStream) onAck(m *nats.Msg) {
+	seq, err := strconv.ParseUint(m.Subject[len(s.inbox):], 10, 64)
+	if err != nil {
+		return
+	}
+	p, ok := s.take(seq)
+	if !ok {
+		return // timed out or failed already
+	}
+	dup, err := parsePubAck(m)
+	if err != nil {
+		err = fmt.Errorf("publish in stream %s: %w", s.stream, err)
+	}
+	p.c.Published(p.tag, dup, err)
+}
+
+// parsePubAck reads a JetStream publish reply: {"stream":..,"seq":..,
+// "duplicate":true} or {"error":{..}}, or a 503 status when no stream
+// listens on the subject.
+func parsePubAck(m *nats.Msg) (duplicate bool, err error) {
+	if len(m.Data) == 0 {
+		// The client puts a reply's status line in the Status header.
+		if m.Header.Get("Status") == "503" {
+			return false, fmt.Errorf("no responders on the subject: %w", jetstream.ErrNoStreamResponse)
+		}
+		return false, errors.New("empty publish acknowledgement")
+	}
+	if !bytes.Contains(m.Data, []byte(`"error"`)) {
+		return ackIsDuplicate(m.Data), nil
+	}
+	var ack struct {
+		Error *struct {
+			Code        int    `json:"code"`
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+		Duplicate bool `json:"duplicate"`
+	}
+	if err := json.Unmarshal(m.Data, &ack); err != nil {
+		return false, fmt.Errorf("unreadable publish acknowledgement: %w", err)
+	}
+	if ack.Error != nil {
+		return false, fmt.Errorf("stream refused the message: %s (code %d, err_code %d)", ack.Error.Description, ack.Error.Code, ack.Error.ErrCode)
+	}
+	return ack.Duplicate, nil
+}
+
+// ackIsDuplicate reports whether a PubAck says "duplicate": true (the
+// server writes it with a space; any white space is accepted).
+func ackIsDuplicate(data []byte) bool {
+	i := bytes.Index(data, []byte(`"duplicate"`))
+	if i < 0 {
+		return false
+	}
+	rest := bytes.TrimLeft(data[i+len(`"duplicate"`):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return false
+	}
+	return bytes.HasPrefix(bytes.TrimLeft(rest[1:], " \t\r\n"), []byte("true"))
+}
+
+// failAll fails every message in flight (the connection was lost).
+func (s *JetStream) failAll(cause error) {
+	s.mu.Lock()
+	failed := s.pending
+	s.pending = make(map[uint64]pendingPub, len(failed))
+	s.mu.Unlock()
+	for _, p := range failed {
+		p.c.Published(p.tag, false, fmt.Errorf("publish in stream %s: %w", s.stream, cause))
+	}
+}
+
+// expireTick is how often messages past their timeout are failed.
+const expireTick = 50 * time.Millisecond
+
+// expire fails the messages whose PubAck is overdue.
+func (s *JetStream) expire() {
+	t := time.NewTicker(expireTick)
+	defer t.Stop()
+	var overdue []pendingPub
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-t.C:
+			ns := now.UnixNano()
+			overdue = overdue[:0]
+			s.mu.Lock()
+			for seq, p := range s.pending {
+				if p.deadline <= ns {
+					overdue = append(overdue, p)
+					delete(s.pending, seq)
+				}
+			}
+			s.mu.Unlock()
+			for _, p := range overdue {
+				p.c.Published(p.tag, false, fmt.Errorf("publish in stream %s: %w", s.stream, context.DeadlineExceeded))
+			}
+		}
+	}
+}
+
+// Close stops the sink: messages still in flight fail. Safe twice.
+func (s *JetStream) Close() {
+	s.closer.Do(func() {
+		close(s.done)
+		s.watch.Close()
+		_ = s.sub.Unsubscribe()
+		s.failAll(fmt.Errorf("%w: the sink is closed", ErrNotConnected))
+	})
 }
 
 // Ready returns nil while the connection is up, and an error naming the

@@ -80,7 +80,7 @@ func TestNewJetStreamChecksExistingSubjects(t *testing.T) {
 			if _, err := js.CreateStream(ctx, existing); err != nil {
 				t.Fatalf("create existing stream: %v", err)
 			}
-			_, err := sinks.NewJetStream(ctx, nc, sinks.StreamConfig{Name: name, Subjects: prefix(tt.want), Memory: true})
+			_, err := sinks.NewJetStream(ctx, nc, sinks.StreamConfig{Name: name, Subjects: prefix(tt.want), Memory: true}, 0)
 			if tt.ok && err != nil {
 				t.Errorf("got error %v, want nil", err)
 			}
@@ -113,7 +113,7 @@ func TestNewJetStreamRejectsBadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := sinks.NewJetStream(testContext(t), nc, tt.cfg); err == nil {
+			if _, err := sinks.NewJetStream(testContext(t), nc, tt.cfg, 0); err == nil {
 				t.Errorf("got nil error, want one")
 			}
 		})
@@ -128,7 +128,7 @@ func TestJetStreamPublishStoresWithMsgID(t *testing.T) {
 		ID:      "evt-42",
 		Data:    []byte(`{"id":"evt-42","type":"iframeParams"}`),
 	}
-	dup, err := sink.Publish(testContext(t), env)
+	dup, err := syncPublish(testContext(t), sink, env)
 	if err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
@@ -157,7 +157,7 @@ func TestJetStreamPublishDuplicate(t *testing.T) {
 	env := relay.Envelope{Subject: "agentcall.default.call", ID: "same-id", Data: []byte(`{}`)}
 
 	for i, want := range []bool{false, true, true} {
-		dup, err := sink.Publish(testContext(t), env)
+		dup, err := syncPublish(testContext(t), sink, env)
 		if err != nil {
 			t.Fatalf("Publish %d: %v", i, err)
 		}
@@ -180,7 +180,7 @@ func TestJetStreamPublishKeepsOrder(t *testing.T) {
 	const n = 20
 	for i := range n {
 		env := relay.Envelope{Subject: "agentcall.default.call", ID: fmt.Sprintf("id-%d", i), Data: []byte{byte(i)}}
-		if _, err := sink.Publish(testContext(t), env); err != nil {
+		if _, err := syncPublish(testContext(t), sink, env); err != nil {
 			t.Fatalf("Publish %d: %v", i, err)
 		}
 	}
@@ -199,7 +199,7 @@ func TestJetStreamPublishKeepsOrder(t *testing.T) {
 func TestJetStreamPublishWithoutStream(t *testing.T) {
 	nc := MustConnect(t, MustEmbedded(t).ClientURL())
 	sink := MustJetStream(t, nc, memStream())
-	_, err := sink.Publish(testContext(t), relay.Envelope{Subject: "elsewhere.x", ID: "1", Data: []byte(`{}`)})
+	_, err := syncPublish(testContext(t), sink, relay.Envelope{Subject: "elsewhere.x", ID: "1", Data: []byte(`{}`)})
 	if !errors.Is(err, jetstream.ErrNoStreamResponse) {
 		t.Errorf("got error %v, want it to wrap %v", err, jetstream.ErrNoStreamResponse)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/callrelay/callrelay/correlate"
 	"github.com/callrelay/callrelay/events"
-	"github.com/callrelay/callrelay/relay"
 )
 
 // claimPoll is how often ClaimKey looks again at a key another replica is
@@ -48,6 +48,7 @@ type KVConfig struct {
 // for concurrent use; every call fails fast while the connection is down.
 type KV struct {
 	nc     *nats.Conn
+	watch  *watcher
 	calls  jetstream.KeyValue
 	agents jetstream.KeyValue
 	keys   jetstream.KeyValue
@@ -55,7 +56,10 @@ type KV struct {
 	now    func() time.Time
 }
 
-var _ relay.State = (*KV)(nil)
+var _ correlate.State = (*KV)(nil)
+
+// Close stops the KV state's connection watcher; safe twice.
+func (k *KV) Close() { k.watch.Close() }
 
 // NewKV opens the buckets cfg names, creating those that do not exist. An
 // existing bucket is used as it is (its operators own it). The caller owns nc.
@@ -77,6 +81,7 @@ func NewKV(ctx context.Context, nc *nats.Conn, cfg KVConfig) (*KV, error) {
 		return nil, fmt.Errorf("open jetstream: %w", err)
 	}
 	k := &KV{nc: nc, cfg: cfg, now: time.Now}
+	k.watch = newWatcher(nc)
 	for _, b := range []struct {
 		kv   *jetstream.KeyValue
 		name string
@@ -169,7 +174,7 @@ func (k *KV) PutAgent(ctx context.Context, key string, rec *events.AgentRecord, 
 // the entry's revision, also for a deleted entry.
 func (k *KV) get(ctx context.Context, kv jetstream.KeyValue, key string, v any) (rev uint64, ok bool, err error) {
 	var e jetstream.KeyValueEntry
-	err = whileConnected(ctx, k.nc, func(ctx context.Context) error {
+	err = k.watch.do(ctx, func(ctx context.Context) error {
 		var err error
 		e, err = kv.Get(ctx, key)
 		return err
@@ -198,7 +203,7 @@ func (k *KV) put(ctx context.Context, kv jetstream.KeyValue, key string, v any, 
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)
 	}
-	err = whileConnected(ctx, k.nc, func(ctx context.Context) error {
+	err = k.watch.do(ctx, func(ctx context.Context) error {
 		var err error
 		if rev == 0 {
 			_, err = kv.Create(ctx, key, data)
@@ -208,7 +213,7 @@ func (k *KV) put(ctx context.Context, kv jetstream.KeyValue, key string, v any, 
 		return err
 	})
 	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		return relay.ErrConflict
+		return correlate.ErrConflict
 	}
 	if err != nil {
 		return fmt.Errorf("write %s to bucket %s: %w", key, kv.Bucket(), err)
@@ -228,11 +233,12 @@ type keyValue struct {
 // publishing the same event: ClaimKey waits, polling, until it is committed
 // (duplicate) or released (the claim is retried), or until ctx ends; a
 // pending key older than the claim timeout is taken over.
-func (k *KV) ClaimKey(ctx context.Context, key string) (relay.KeyClaim, bool, error) {
+func (k *KV) ClaimKey(ctx context.Context, digest events.Digest) (correlate.KeyClaim, bool, error) {
+	key := k.cfg.Bucket + ".k." + digest.String()
 	for {
 		pending, _ := json.Marshal(keyValue{At: k.now().UnixMilli()})
 		var rev uint64
-		err := whileConnected(ctx, k.nc, func(ctx context.Context) error {
+		err := k.watch.do(ctx, func(ctx context.Context) error {
 			var err error
 			rev, err = k.keys.Create(ctx, key, pending)
 			return err
@@ -253,7 +259,7 @@ func (k *KV) ClaimKey(ctx context.Context, key string) (relay.KeyClaim, bool, er
 		}
 		if ok && k.now().UnixMilli()-cur.At >= k.cfg.ClaimTimeout.Milliseconds() {
 			var newRev uint64
-			err := whileConnected(ctx, k.nc, func(ctx context.Context) error {
+			err := k.watch.do(ctx, func(ctx context.Context) error {
 				var err error
 				newRev, err = k.keys.Update(ctx, key, pending, curRev)
 				return err
@@ -287,7 +293,7 @@ type kvClaim struct {
 // bucket's TTL removes it.
 func (c *kvClaim) Commit(ctx context.Context) error {
 	done, _ := json.Marshal(keyValue{Committed: true, At: c.k.now().UnixMilli()})
-	return whileConnected(ctx, c.k.nc, func(ctx context.Context) error {
+	return c.k.watch.do(ctx, func(ctx context.Context) error {
 		_, err := c.k.keys.Update(ctx, c.key, done, c.rev)
 		return err
 	})
@@ -295,7 +301,7 @@ func (c *kvClaim) Commit(ctx context.Context) error {
 
 // Release deletes the key if it is still this claim's.
 func (c *kvClaim) Release(ctx context.Context) error {
-	return whileConnected(ctx, c.k.nc, func(ctx context.Context) error {
+	return c.k.watch.do(ctx, func(ctx context.Context) error {
 		return c.k.keys.Delete(ctx, c.key, jetstream.LastRevision(c.rev))
 	})
 }

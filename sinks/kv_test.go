@@ -9,12 +9,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/callrelay/callrelay/correlate"
 	"github.com/callrelay/callrelay/events"
-	"github.com/callrelay/callrelay/relay"
 	"github.com/callrelay/callrelay/sinks"
 )
 
-var _ relay.State = (*sinks.KV)(nil)
+var _ correlate.State = (*sinks.KV)(nil)
 
 // MustKV opens the shared state on a fresh embedded server.
 func MustKV(tb testing.TB, cfg sinks.KVConfig) (*sinks.KV, *nats.Conn) {
@@ -52,7 +52,7 @@ func TestKVCallsAreCompareAndSet(t *testing.T) {
 	if err := kv.PutCall(ctx, "acme.c.QQ", r, 0); err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	if err := kv.PutCall(ctx, "acme.c.QQ", r, 0); !errors.Is(err, relay.ErrConflict) {
+	if err := kv.PutCall(ctx, "acme.c.QQ", r, 0); !errors.Is(err, correlate.ErrConflict) {
 		t.Fatalf("second create: got %v, want ErrConflict", err)
 	}
 	got, rev, err := kv.Call(ctx, "acme.c.QQ")
@@ -63,7 +63,7 @@ func TestKVCallsAreCompareAndSet(t *testing.T) {
 	if err := kv.PutCall(ctx, "acme.c.QQ", got, rev); err != nil {
 		t.Fatalf("update: %v", err)
 	}
-	if err := kv.PutCall(ctx, "acme.c.QQ", got, rev); !errors.Is(err, relay.ErrConflict) {
+	if err := kv.PutCall(ctx, "acme.c.QQ", got, rev); !errors.Is(err, correlate.ErrConflict) {
 		t.Fatalf("stale update: got %v, want ErrConflict", err)
 	}
 }
@@ -93,14 +93,14 @@ func TestKVClaimKey(t *testing.T) {
 	defer cancel()
 
 	// Released: the next claim gets it.
-	c, dup, err := kv.ClaimKey(ctx, "acme.k.1")
+	c, dup, err := kv.ClaimKey(ctx, events.KeyDigest("acme.k.1"))
 	if err != nil || dup {
 		t.Fatalf("first claim: %v %v", dup, err)
 	}
 	if err := c.Release(ctx); err != nil {
 		t.Fatalf("release: %v", err)
 	}
-	c, dup, err = kv.ClaimKey(ctx, "acme.k.1")
+	c, dup, err = kv.ClaimKey(ctx, events.KeyDigest("acme.k.1"))
 	if err != nil || dup {
 		t.Fatalf("claim after release: %v %v", dup, err)
 	}
@@ -111,7 +111,7 @@ func TestKVClaimKey(t *testing.T) {
 	var waitedDup bool
 	go func() {
 		defer wg.Done()
-		_, waitedDup, _ = kv.ClaimKey(ctx, "acme.k.1")
+		_, waitedDup, _ = kv.ClaimKey(ctx, events.KeyDigest("acme.k.1"))
 	}()
 	time.Sleep(100 * time.Millisecond)
 	if err := c.Commit(ctx); err != nil {
@@ -123,11 +123,11 @@ func TestKVClaimKey(t *testing.T) {
 	}
 
 	// A claim left pending (its replica died) is taken over after the timeout.
-	if _, _, err := kv.ClaimKey(ctx, "acme.k.2"); err != nil {
+	if _, _, err := kv.ClaimKey(ctx, events.KeyDigest("acme.k.2")); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	c2, dup, err := kv.ClaimKey(ctx, "acme.k.2")
+	c2, dup, err := kv.ClaimKey(ctx, events.KeyDigest("acme.k.2"))
 	if err != nil || dup || c2 == nil {
 		t.Fatalf("take over: %v %v", dup, err)
 	}
@@ -136,12 +136,12 @@ func TestKVClaimKey(t *testing.T) {
 	}
 
 	// A claim that cannot be decided within ctx fails.
-	if _, _, err := kv.ClaimKey(ctx, "acme.k.3"); err != nil {
+	if _, _, err := kv.ClaimKey(ctx, events.KeyDigest("acme.k.3")); err != nil {
 		t.Fatal(err)
 	}
 	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancelShort()
-	if _, _, err := kv.ClaimKey(short, "acme.k.3"); err == nil {
+	if _, _, err := kv.ClaimKey(short, events.KeyDigest("acme.k.3")); err == nil {
 		t.Error("claim of a pending key within 50ms: got nil error, want the deadline")
 	}
 }
@@ -156,7 +156,7 @@ func TestKVFailsFastWhenDisconnected(t *testing.T) {
 	if _, _, err := kv.Call(ctx, "acme.c.QQ"); !errors.Is(err, sinks.ErrNotConnected) {
 		t.Errorf("got %v, want ErrNotConnected", err)
 	}
-	if _, _, err := kv.ClaimKey(ctx, "acme.k.1"); err == nil {
+	if _, _, err := kv.ClaimKey(ctx, events.KeyDigest("acme.k.1")); err == nil {
 		t.Error("claim while disconnected: got nil error")
 	}
 	if d := time.Since(start); d > time.Second {

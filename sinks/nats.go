@@ -3,6 +3,8 @@ package sinks
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -13,42 +15,82 @@ import (
 // drop duplicates; on core NATS it lets subscribers do the same.
 const msgIDHeader = nats.MsgIdHdr
 
-// NATS is a Sink that publishes to core NATS. Publish returns once the server
-// has read the message (a PING/PONG round trip after it), which is the most
+// NATS is a Sink that publishes to core NATS. A message is complete once
+// the server has read it: a PING/PONG round trip after it, shared by every
+// message published while the previous round trip was out. That is the most
 // core NATS can promise: the message was not necessarily delivered to any
 // subscriber. NATS is safe for concurrent use.
 type NATS struct {
-	nc *nats.Conn
+	nc      *nats.Conn
+	timeout time.Duration
+
+	mu       sync.Mutex
+	waiting  []natsWaiter
+	flushing bool
 }
 
-// NewNATS returns a sink that publishes on nc. The caller owns nc and closes
-// it after the sink is no longer used. Use Connect to get a suitably
-// configured connection.
-func NewNATS(nc *nats.Conn) *NATS {
-	return &NATS{nc: nc}
+type natsWaiter struct {
+	c   relay.Completion
+	tag int
 }
 
-// Publish sends env to env.Subject with env.ID in the Nats-Msg-Id header and
-// waits until the server confirms it has read it. It fails at once while the
-// connection is down. duplicate is always false: core NATS does not
-// de-duplicate.
-func (s *NATS) Publish(ctx context.Context, env relay.Envelope) (bool, error) {
+var _ relay.Sink = (*NATS)(nil)
+
+// NewNATS returns a sink that publishes on nc; timeout bounds each round
+// trip (0: 5s). The caller owns nc and closes it after the sink is no
+// longer used. Use Connect to get a suitably configured connection.
+func NewNATS(nc *nats.Conn, timeout time.Duration) *NATS {
+	if timeout <= 0 {
+		timeout = defaultPublishTimeout
+	}
+	return &NATS{nc: nc, timeout: timeout}
+}
+
+// Publish sends env to env.Subject with env.ID in the Nats-Msg-Id header
+// and completes it when the server confirms it has read it. duplicate is
+// always false: core NATS does not de-duplicate.
+func (s *NATS) Publish(env relay.Envelope, c relay.Completion, tag int) {
 	if err := checkConnected(s.nc); err != nil {
-		return false, fmt.Errorf("publish to %s: %w", env.Subject, err)
+		c.Published(tag, false, fmt.Errorf("publish to %s: %w", env.Subject, err))
+		return
 	}
-	msg := newMsg(env)
-	if err := s.nc.PublishMsg(msg); err != nil {
-		return false, fmt.Errorf("publish to %s: %w", env.Subject, classify(s.nc, err))
+	if err := s.nc.PublishMsg(newMsg(env)); err != nil {
+		c.Published(tag, false, fmt.Errorf("publish to %s: %w", env.Subject, classify(s.nc, err)))
+		return
 	}
-	ctx, cancel := withDefaultTimeout(ctx)
-	defer cancel()
-	// FlushWithContext is a PING that the server answers with a PONG only
-	// after it has processed everything sent before it on this connection.
-	// The client ends a pending flush itself when the connection drops.
-	if err := s.nc.FlushWithContext(ctx); err != nil {
-		return false, fmt.Errorf("publish to %s: wait for server: %w", env.Subject, classify(s.nc, err))
+	s.mu.Lock()
+	s.waiting = append(s.waiting, natsWaiter{c, tag})
+	start := !s.flushing
+	s.flushing = true
+	s.mu.Unlock()
+	if start {
+		go s.flush()
 	}
-	return false, nil
+}
+
+// flush runs round trips until no message waits for one. FlushTimeout is a
+// PING that the server answers only after it has processed everything sent
+// before it on this connection; the client ends it when the connection drops.
+func (s *NATS) flush() {
+	var batch []natsWaiter
+	for {
+		s.mu.Lock()
+		batch, s.waiting = s.waiting, batch[:0]
+		if len(batch) == 0 {
+			s.flushing = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		err := s.nc.FlushTimeout(s.timeout)
+		if err != nil {
+			err = fmt.Errorf("wait for the nats server: %w", classify(s.nc, err))
+		}
+		for i, w := range batch {
+			w.c.Published(w.tag, false, err)
+			batch[i] = natsWaiter{}
+		}
+	}
 }
 
 // Ready returns nil while the connection is up, and an error naming the

@@ -20,13 +20,13 @@ func TestNATSPublishDeliversWithHeader(t *testing.T) {
 		t.Fatalf("flush subscription: %v", err)
 	}
 
-	sink := sinks.NewNATS(MustConnect(t, e.ClientURL()))
+	sink := sinks.NewNATS(MustConnect(t, e.ClientURL()), 0)
 	env := relay.Envelope{
 		Subject: "agentcall.default.callBarEvent.EventRinging",
 		ID:      "evt-1",
 		Data:    []byte(`{"id":"evt-1"}`),
 	}
-	dup, err := sink.Publish(testContext(t), env)
+	dup, err := syncPublish(testContext(t), sink, env)
 	if err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
@@ -60,11 +60,11 @@ func TestNATSPublishWaitsForServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("subscribe: %v", err)
 	}
-	sink := sinks.NewNATS(nc)
+	sink := sinks.NewNATS(nc, 0)
 
 	const n = 50
 	for i := range n {
-		if _, err := sink.Publish(context.Background(), relay.Envelope{Subject: "agentcall.t.call", Data: []byte{byte(i)}}); err != nil {
+		if _, err := syncPublish(context.Background(), sink, relay.Envelope{Subject: "agentcall.t.call", Data: []byte{byte(i)}}); err != nil {
 			t.Fatalf("Publish %d: %v", i, err)
 		}
 		got, _, err := s.Pending()
@@ -89,7 +89,7 @@ func TestNATSPublishWaitsForServer(t *testing.T) {
 
 func TestNATSReady(t *testing.T) {
 	e := MustEmbedded(t)
-	sink := sinks.NewNATS(MustConnect(t, e.ClientURL()))
+	sink := sinks.NewNATS(MustConnect(t, e.ClientURL()), 0)
 	if err := sink.Ready(testContext(t)); err != nil {
 		t.Errorf("got Ready error %v, want nil", err)
 	}

@@ -45,6 +45,7 @@ type serveCmd struct {
 	StrictMessageIDs bool          `name:"strict-message-ids" env:"RELAY_STRICT_MESSAGE_IDS" help:"Reject callBarEvents whose messageID is not one of the 14 documented ones."`
 	DedupWindow      time.Duration `default:"10m" env:"RELAY_DEDUP_WINDOW" help:"How long an event id is remembered to acknowledge a resend as duplicate (also the stream's duplicate window)."`
 	PublishTimeout   time.Duration `default:"5s" env:"RELAY_PUBLISH_TIMEOUT" help:"How long one publish may take before the event is nacked with retry."`
+	WSWindow         int           `name:"ws-window" default:"64" env:"RELAY_WS_WINDOW" help:"Events of one WebSocket connection in flight at once (read, not yet answered); the relay reads no further frames beyond it."`
 	State            string        `default:"memory" enum:"memory,shared" env:"RELAY_STATE" help:"Where the correlation state lives: memory (one replica) or shared (JetStream key-value buckets, for several replicas)."`
 	StateBucket      string        `default:"callrelay" env:"RELAY_STATE_BUCKET" help:"Name prefix of the shared state's buckets (<prefix>-calls, -agents, -keys)."`
 	CallEndedTTL     time.Duration `name:"call-ended-ttl" default:"5m" env:"RELAY_CALL_ENDED_TTL" help:"How long a call is kept after it ended (EventCallDeleted)."`
@@ -85,6 +86,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		StrictMessageIDs: s.StrictMessageIDs,
 		DedupWindow:      s.DedupWindow,
 		PublishTimeout:   s.PublishTimeout,
+		Window:           s.WSWindow,
 		TokenSecrets:     s.TokenSecret,
 		HelloTimeout:     s.HelloTimeout,
 		CallEndedTTL:     s.CallEndedTTL,
@@ -137,7 +139,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	sinkDesc := "core NATS"
 	switch s.Sink {
 	case "nats":
-		sink = sinks.NewNATS(nc)
+		sink = sinks.NewNATS(nc, s.PublishTimeout)
 	default:
 		streamName := s.Stream
 		if streamName == "" {
@@ -150,11 +152,12 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 			MaxAge:     s.StreamMaxAge,
 			Replicas:   s.StreamReplicas,
 			Duplicates: s.DedupWindow,
-		})
+		}, s.PublishTimeout)
 		cancel()
 		if err != nil {
 			return err
 		}
+		defer js.Close()
 		sink = js
 		sinkDesc = "JetStream stream " + streamName
 	}
@@ -176,6 +179,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		if err != nil {
 			return err
 		}
+		defer kv.Close()
 		relayOpts = append(relayOpts, relay.WithState(kv))
 		stateDesc = "shared, key-value buckets " + s.StateBucket + "-{calls,agents,keys}"
 	}
