@@ -20,12 +20,16 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// cli is the command line. Every flag has a RELAY_* environment variable;
+// cli is the command line. Every flag of serve (and tail) has a RELAY_*
+// environment variable (bench, a tool, has none);
 // README.md's configuration table lists them and a test keeps it complete.
 type cli struct {
 	Serve   serveCmd   `cmd:"" default:"withargs" help:"Run the relay (the default command)."`
 	Tail    tailCmd    `cmd:"" help:"Print events published on NATS, one JSON object per line."`
 	Version versionCmd `cmd:"" help:"Print the version and exit."`
+	Bench   benchCmd   `cmd:"" help:"Measure the relay against the direct NATS paths on this machine and print Markdown tables (docs/performance.md)."`
+
+	BenchNATS benchNATSCmd `cmd:"" hidden:"" name:"bench-nats" help:"Run the bench's nats-server (used by relay bench)."`
 }
 
 func main() {

@@ -1,0 +1,72 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// relayProc is a relay process the bench started.
+type relayProc struct {
+	child *child
+	http  string // http://127.0.0.1:port
+	ws    string // ws://127.0.0.1:port/v1/ws
+}
+
+// startRelay starts `bin serve` on a free port, connected to the bench's
+// nats-server, and waits until /readyz answers 200.
+func (e *Env) startRelay(ctx context.Context, bin Binary) (*relayProc, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	args := []string{"serve", "--addr", addr, "--nats-url", e.nats.url,
+		"--allow-no-origin", "--demo", "off", "--log-level", "warn"}
+	args = append(args, e.cfg.RelayArgs...)
+	c, err := e.kids.start("relay "+bin.Label, bin.Path, args, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &relayProc{child: c, http: "http://" + addr, ws: "ws://" + addr + "/v1/ws"}
+	if err := waitReady(ctx, r.http+"/readyz", readyPoll, c); err != nil {
+		_ = c.stop(stopGrace)
+		return nil, fmt.Errorf("start relay %s: %w", bin.Label, err)
+	}
+	return r, nil
+}
+
+// stop stops the relay: SIGTERM, then SIGKILL after stopGrace.
+func (r *relayProc) stop() error { return r.child.stop(stopGrace) }
+
+// waitReady polls url every interval until it answers 200, the child ends,
+// readyTimeout passes or ctx ends.
+func waitReady(ctx context.Context, url string, interval time.Duration, c *child) error {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return fmt.Errorf("poll %s: %w", url, err)
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if c.exited() {
+			return fmt.Errorf("the process ended before %s answered 200: %s", url, c.why())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not answer 200 within %s: %s", url, readyTimeout, c.why())
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("poll %s: %w", url, ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}

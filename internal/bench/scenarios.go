@@ -1,0 +1,138 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// scenario is one row of the main table (one row per relay binary for the
+// relay paths).
+type scenario struct {
+	short  string // its --only name
+	name   string // its row label
+	relay  bool   // through a relay process
+	agents func(ctx context.Context, t target) ([]agent, error)
+}
+
+// target is what the agents of one scenario run talk to, and the tag and
+// clock that keep their events unique.
+type target struct {
+	relay *relayProc // nil for the direct NATS paths
+	nats  *natsProc
+	tag   string
+	clock *creationClock
+}
+
+// natsWSName is the row the main table's ratio column divides by.
+const natsWSName = "nats-server ws, 1 in flight x 50"
+
+// scenarios lists the main table's rows, in order.
+func scenarios() []scenario {
+	return []scenario{
+		{"nats-async", "nats async (limit)", false, natsAsyncAgents},
+		{"nats-ws", natsWSName, false, natsWSAgents},
+		{"ws-1x50", "relay ws, 1 in flight x 50", true, wsAgents(agents, 1, false)},
+		{"ws-16x50", "relay ws, window 16 x 50", true, wsAgents(agents, wideWindow, false)},
+		{"ws-1x5", "relay ws, 1 in flight x 5", true, wsAgents(fewAgents, 1, false)},
+		{"ws-16x5", "relay ws, window 16 x 5", true, wsAgents(fewAgents, wideWindow, false)},
+		{"post", "relay post, batch 50", true, postAgents},
+		{"mix", "relay lifecycle mix, 1 in flight x 50", true, wsAgents(agents, 1, true)},
+	}
+}
+
+// natsAsyncAgents is one TCP connection publishing asynchronously with up
+// to asyncPending acks pending: what the stream can take at most.
+func natsAsyncAgents(ctx context.Context, t target) ([]agent, error) {
+	a, err := newNATSAsyncAgent(t.nats.url, newGenerator(t.tag, 0, false, t.clock), asyncPending, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	return []agent{a}, nil
+}
+
+// natsWSAgents are 50 nats.go WebSocket connections, each publishing one
+// event at a time: the relay's job done by the browser talking to NATS.
+func natsWSAgents(ctx context.Context, t target) ([]agent, error) {
+	return connectAll(ctx, agents, func(ctx context.Context, i int) (agent, error) {
+		return newNATSSyncAgent(t.nats.wsURL, newGenerator(t.tag, i, false, t.clock))
+	})
+}
+
+// wsAgents returns the builder of n relay WebSocket agents, closed loop
+// with window events in flight, sending EventEstablished or the mix.
+func wsAgents(n, window int, mix bool) func(context.Context, target) ([]agent, error) {
+	return func(ctx context.Context, t target) ([]agent, error) {
+		return connectAll(ctx, n, func(ctx context.Context, i int) (agent, error) {
+			conn, err := dialRelay(ctx, t.relay.ws, t.tag+"-s"+strconv.Itoa(i), 4096)
+			if err != nil {
+				return nil, err
+			}
+			return &wsAgent{conn: conn, gen: newGenerator(t.tag, i, mix, t.clock), window: window}, nil
+		})
+	}
+}
+
+// postAgents are postClients clients posting batches of postBatch events.
+func postAgents(_ context.Context, t target) ([]agent, error) {
+	out := make([]agent, postClients)
+	for i := range out {
+		out[i] = newPostAgent(t.relay.http, newGenerator(t.tag, i, false, t.clock))
+	}
+	return out, nil
+}
+
+// runScenario measures s once, through a fresh relay running bin when s is
+// a relay path (bin is ignored otherwise), on an empty stream.
+func (e *Env) runScenario(ctx context.Context, s scenario, bin Binary) (row, error) {
+	name := s.name
+	if s.relay && len(e.cfg.Relays) > 1 {
+		name += " (" + bin.Label + ")"
+	}
+	if err := e.nats.resetStream(ctx); err != nil {
+		return row{}, err
+	}
+	t := target{nats: e.nats, tag: e.newTag(), clock: newCreationClock()}
+	pids := []int{e.nats.child.pid()}
+	if s.relay {
+		rp, err := e.startRelay(ctx, bin)
+		if err != nil {
+			return row{}, err
+		}
+		defer e.stopRelay(rp)
+		t.relay = rp
+		pids = append(pids, rp.child.pid())
+	}
+	ag, err := s.agents(ctx, t)
+	if err != nil {
+		return row{}, fmt.Errorf("%s: %w", name, err)
+	}
+	defer closeAll(ag)
+	m, err := e.drive(ctx, ag, e.cfg.Warmup, e.cfg.Duration, 0, pids...)
+	if err != nil {
+		return row{}, fmt.Errorf("%s: %w", name, err)
+	}
+	r := newRow(name, m)
+	if t.relay != nil {
+		r.relayCPU = m.perEvent(1)
+		rss, err := e.proc.rss(t.relay.child.pid())
+		if err != nil {
+			return row{}, fmt.Errorf("%s: %w", name, err)
+		}
+		r.relayRSS = float64(rss) / (1 << 20)
+	}
+	e.progressf("%s: %.0f acked, %.0f/s, p99 %.2f ms, %d errors; the bench's clients used %.1f µs/ev",
+		name, r.acked, r.rate, r.lat.p99, r.errors, m.benchCPU())
+	return r, nil
+}
+
+// stopRelay stops a relay and reports a relay that had to be killed.
+func (e *Env) stopRelay(rp *relayProc) {
+	start := time.Now()
+	if err := rp.stop(); err != nil {
+		e.progressf("warning: %v", err)
+	} else if d := time.Since(start); d > time.Second {
+		e.progressf("warning: the relay took %s to stop", d.Round(time.Millisecond))
+	}
+}
