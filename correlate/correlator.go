@@ -95,7 +95,8 @@ func (c *Correlator) Mirror() *Memory { return c.mirror }
 
 // Input is one accepted event to correlate.
 type Input struct {
-	// Msg is the parsed message; its Params must stay valid until Begin returns.
+	// Msg is the parsed message; its Params must stay valid until Begin
+	// returns (the Txn keeps its own copy when it may need it later).
 	Msg *events.Message
 	// Event is the event to publish; Begin enriches it.
 	Event *events.Event
@@ -138,6 +139,11 @@ type Txn struct {
 // nothing is held, and the event must be nacked with retry.
 func (c *Correlator) Begin(ctx context.Context, in Input) (*Txn, error) {
 	msg := in.Msg
+	if c.shared {
+		// A conflict with another replica makes Commit apply the message
+		// again, after the caller has reused the data it was parsed from.
+		msg = msg.Detach()
+	}
 	t := &Txn{c: c, in: events.CallInput{Msg: msg, AgentSubject: in.AgentSubject, SeenAt: in.SeenAt}}
 	isCall := events.IsCallMessage(msg)
 	if key, ok := events.ContentKey(c.tenant, msg); ok {

@@ -62,6 +62,27 @@ type Message struct {
 	customer Customer
 }
 
+// Detach returns a copy of m that owns its Params (a copy of the bytes), for
+// a caller that keeps the message after the data it was parsed from is
+// reused. Its Queue, Location, Agent and Customer point into the copy.
+func (m *Message) Detach() *Message {
+	d := *m
+	d.Params = append(json.RawMessage(nil), m.Params...)
+	if m.Queue != nil {
+		d.Queue = &d.queue
+	}
+	if m.Location != nil {
+		d.Location = &d.location
+	}
+	if m.Agent != nil {
+		d.Agent = &d.agent
+	}
+	if m.Customer != nil {
+		d.Customer = &d.customer
+	}
+	return &d
+}
+
 // raw returns the raw JSON value of known field f, nil when absent.
 func (m *Message) raw(f int) []byte {
 	s := m.fields[f]

@@ -120,11 +120,11 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 	s.p.corr = corr
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		// No buffer sizes: gorilla reads through the HTTP server's own
-		// buffered reader, and the relay writes frames itself, so a
-		// connection holds no buffers of its own. The pool is never used
-		// (nothing writes through gorilla) but keeps gorilla from
-		// allocating a write buffer per connection.
+		// A read buffer of 2 KiB holds a typical event frame (about 1 KiB);
+		// larger frames are read through it in pieces. The relay writes
+		// its frames itself, so the write pool is never used, but it keeps
+		// gorilla from allocating a write buffer per connection.
+		ReadBufferSize:    2048,
 		WriteBufferPool:   unusedPool{},
 		EnableCompression: false,
 		// The origin has been checked before Upgrade, with a JSON answer.

@@ -49,12 +49,13 @@ type conn struct {
 		reason, why string
 	}
 
-	mu      sync.Mutex
-	q       []*slot // answers to write, in receive order
-	ackerOn bool
+	mu         sync.Mutex
+	q          []*slot // answers to write, in receive order
+	processing bool    // a goroutine is finishing slots and writing answers
+	ackerOn    bool    // the acker goroutine runs
 	wake    chan struct{} // a slot completed (capacity 1)
 	space   chan struct{} // the queue has room again, or the acker stopped (capacity 1)
-	idle    chan struct{} // closed by the acker when it stops with an empty queue, if set
+	idle    chan struct{} // closed when the queue is found empty, if set
 	// The order rule (DESIGN §4): once an event is answered with retry,
 	// every later event of the connection is held (answered with retry,
 	// not stored) until the client sends that event again.
@@ -100,13 +101,18 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		_ = c.nc.Close()
 		return
 	}
-	defer s.untrack(c)
-	s.m.connections.Inc()
-	defer s.m.connections.Dec()
-	c.log.Debug().Msg("websocket connected")
-	reason := c.run()
-	s.m.connClosed.WithLabelValues(reason).Inc()
-	c.log.Debug().Str("reason", reason).Msg("websocket closed")
+	// The connection runs on a goroutine of its own and the handler
+	// returns: net/http then lets go of the request's buffers and state,
+	// which would otherwise stay pinned for the connection's whole life.
+	go func() {
+		defer s.untrack(c)
+		s.m.connections.Inc()
+		defer s.m.connections.Dec()
+		c.log.Debug().Msg("websocket connected")
+		reason := c.run()
+		s.m.connClosed.WithLabelValues(reason).Inc()
+		c.log.Debug().Str("reason", reason).Msg("websocket closed")
+	}()
 }
 
 // run reads until the connection ends and returns why it ended.
@@ -327,63 +333,91 @@ func (c *conn) waitRoom() bool {
 	}
 }
 
-// push queues s and makes sure the acker runs. false when the connection
-// can no longer be written to.
+// push queues s and gets it answered when it is complete. false when the
+// connection can no longer be written to.
 func (c *conn) push(s *slot) bool {
 	c.mu.Lock()
 	c.q = append(c.q, s)
 	broken := c.broken
-	start := !c.ackerOn
-	c.ackerOn = true
 	c.mu.Unlock()
-	if start {
-		go c.acker()
-	} else {
-		c.notify()
-	}
+	c.kick(c.s.cfg.WriteWait)
 	return !broken
 }
 
-// notify wakes the acker: a slot completed.
-func (c *conn) notify() {
+// notify is called by the sink when a slot of this connection completed.
+func (c *conn) notify() { c.kick(c.s.cfg.WriteWait) }
+
+// kick gets the complete slots at the head of the queue finished and
+// answered by the acker goroutine, starting it when it is not running.
+// (Answering from the sink's own goroutine was measured slower: it
+// serialises every connection's writes on that one goroutine.)
+func (c *conn) kick(time.Duration) {
+	c.mu.Lock()
+	start := !c.ackerOn && len(c.q) > 0
+	if start {
+		c.ackerOn = true
+	}
+	c.mu.Unlock()
+	if start {
+		go c.acker()
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
 }
 
-// acker finishes the queued slots in order and writes their answers,
-// together when several are ready; it stops when the queue is empty.
+// acker finishes slots and writes their answers until the queue is empty.
 func (c *conn) acker() {
-	p := c.s.p
-	outp := p.buf()
-	out := (*outp)[:0]
-	var payload []byte
 	for {
+		c.process(c.s.cfg.WriteWait)
 		c.mu.Lock()
-		for len(c.q) == 0 || !c.q[0].complete() {
+		if len(c.q) == 0 {
+			c.ackerOn = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		<-c.wake
+	}
+}
+
+// process finishes the complete slots at the head of the queue, in order,
+// and writes their answers, together when several are ready. One goroutine
+// at a time processes; another that finds it busy leaves: the one at work
+// looks at the head again, under the lock, before it stops.
+func (c *conn) process(wait time.Duration) {
+	p := c.s.p
+	c.mu.Lock()
+	if c.processing {
+		c.mu.Unlock()
+		return
+	}
+	c.processing = true
+	var outp *[]byte
+	var out, payload []byte
+	for {
+		if len(c.q) == 0 || !c.q[0].complete() {
 			if len(out) > 0 {
 				c.mu.Unlock()
-				c.write(out)
+				c.write(out, wait)
 				out = out[:0]
 				c.mu.Lock()
 				continue
 			}
-			if len(c.q) == 0 {
-				c.ackerOn = false
-				if c.idle != nil {
-					close(c.idle)
-					c.idle = nil
-				}
-				c.mu.Unlock()
-				c.signalRoom()
-				*outp = out
-				p.bufs.Put(outp)
-				return
+			c.processing = false
+			if len(c.q) == 0 && c.idle != nil {
+				close(c.idle)
+				c.idle = nil
 			}
 			c.mu.Unlock()
-			<-c.wake
-			c.mu.Lock()
+			c.signalRoom()
+			if outp != nil {
+				*outp = out
+				p.bufs.Put(outp)
+			}
+			return
 		}
 		s := c.q[0]
 		c.q[0] = nil
@@ -403,6 +437,10 @@ func (c *conn) acker() {
 			c.gen++
 			c.mu.Unlock()
 		}
+		if outp == nil {
+			outp = p.buf()
+			out = (*outp)[:0]
+		}
 		if s.raw != nil {
 			out = appendTextFrame(out, s.raw)
 		} else {
@@ -413,6 +451,7 @@ func (c *conn) acker() {
 			p.m.ackWS.Observe(time.Since(s.readAt).Seconds())
 		}
 		p.freeSlot(s)
+		c.mu.Lock()
 	}
 }
 
@@ -426,7 +465,7 @@ func (c *conn) signalRoom() {
 // waitAnswered waits, up to limit, until every queued event is answered.
 func (c *conn) waitAnswered(limit time.Duration) {
 	c.mu.Lock()
-	if !c.ackerOn {
+	if len(c.q) == 0 && !c.processing {
 		c.mu.Unlock()
 		return
 	}
@@ -442,9 +481,9 @@ func (c *conn) waitAnswered(limit time.Duration) {
 	}
 }
 
-// write sends frames, bounded by the write wait; a failure closes the
-// socket, which ends the reader too.
-func (c *conn) write(b []byte) {
+// write sends frames, bounded by wait; a failure closes the socket, which
+// ends the reader too.
+func (c *conn) write(b []byte, wait time.Duration) {
 	c.mu.Lock()
 	broken := c.broken
 	c.mu.Unlock()
@@ -452,7 +491,7 @@ func (c *conn) write(b []byte) {
 		return
 	}
 	c.wmu.Lock()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteWait))
+	_ = c.nc.SetWriteDeadline(time.Now().Add(wait))
 	_, err := c.nc.Write(b)
 	c.wmu.Unlock()
 	if err != nil {
@@ -472,7 +511,7 @@ func (c *conn) writeControl(op byte, data []byte) {
 	}
 	frame := make([]byte, 0, 2+len(data))
 	frame = append(frame, 0x80|op, byte(len(data)))
-	c.write(append(frame, data...))
+	c.write(append(frame, data...), c.s.cfg.WriteWait)
 }
 
 // writeClose writes the close frame with code and reason.
