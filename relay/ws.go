@@ -50,12 +50,12 @@ type conn struct {
 	}
 
 	mu         sync.Mutex
-	q          []*slot // answers to write, in receive order
-	processing bool    // a goroutine is finishing slots and writing answers
-	ackerOn    bool    // the acker goroutine runs
-	wake    chan struct{} // a slot completed (capacity 1)
-	space   chan struct{} // the queue has room again, or the acker stopped (capacity 1)
-	idle    chan struct{} // closed when the queue is found empty, if set
+	q          []*slot       // answers to write, in receive order
+	processing bool          // a goroutine is finishing slots and writing answers
+	ackerOn    bool          // the acker goroutine runs
+	wake       chan struct{} // a slot completed (capacity 1)
+	space      chan struct{} // the queue has room again, or the acker stopped (capacity 1)
+	idle       chan struct{} // closed when the queue is found empty, if set
 	// The order rule (DESIGN §4): once an event is answered with retry,
 	// every later event of the connection is held (answered with retry,
 	// not stored) until the client sends that event again.
