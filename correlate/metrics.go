@@ -143,10 +143,10 @@ func (m *metrics) callCommitted(rec *events.CallRecord, ch events.CallChange) {
 			m.eventFirst.Inc()
 		}
 	}
-	if ch.Ring != nil {
+	if ch.RingKnown {
 		m.ringDuration[dir].Observe(ch.Ring.Seconds())
 	}
-	if ch.Talk != nil {
+	if ch.TalkKnown {
 		m.talkDuration[dir].Observe(ch.Talk.Seconds())
 	}
 }

@@ -162,9 +162,10 @@ type CallChange struct {
 	TalkFirst bool
 	// From and To are the states before and after.
 	From, To CallState
-	// Ring and Talk are set to the duration that became known for the
-	// first time, for the histograms.
-	Ring, Talk *time.Duration
+	// Ring and Talk are the durations that became known for the first
+	// time (RingKnown, TalkKnown), for the histograms.
+	Ring, Talk           time.Duration
+	RingKnown, TalkKnown bool
 }
 
 // eventTime is the time of m: its creationTime, else the hook's seenAt.
@@ -290,13 +291,13 @@ func (r *CallRecord) observe(ch *CallChange) {
 	if r.Observed&observedRing == 0 {
 		if d, ok := r.ringDuration(); ok {
 			r.Observed |= observedRing
-			ch.Ring = &d
+			ch.Ring, ch.RingKnown = d, true
 		}
 	}
 	if r.Observed&observedTalk == 0 {
 		if d, ok := r.talkDuration(); ok {
 			r.Observed |= observedTalk
-			ch.Talk = &d
+			ch.Talk, ch.TalkKnown = d, true
 		}
 	}
 }

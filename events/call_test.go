@@ -93,10 +93,10 @@ func TestCallApplyEveryOrder(t *testing.T) {
 					t.Errorf("%v: talkFirst %v", order, ch.TalkFirst)
 				}
 			}
-			if ch.Ring != nil {
+			if ch.RingKnown {
 				rings++
 			}
-			if ch.Talk != nil {
+			if ch.TalkKnown {
 				talks++
 			}
 			talkSeen = talkSeen || name == "talk"
@@ -130,7 +130,7 @@ func TestCallApplyIsIdempotent(t *testing.T) {
 	rec := events.NewCallRecord("CALL-1")
 	for _, name := range []string{"ringing", "talk", "established", "released", "deleted"} {
 		rec.Apply(events.CallInput{Msg: ms[name]})
-		if ch := rec.Apply(events.CallInput{Msg: ms[name]}); ch.Changed || ch.Met || ch.Ring != nil || ch.Talk != nil {
+		if ch := rec.Apply(events.CallInput{Msg: ms[name]}); ch.Changed || ch.Met || ch.RingKnown || ch.TalkKnown {
 			t.Errorf("%s applied twice: got %+v, want no change", name, ch)
 		}
 	}

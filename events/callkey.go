@@ -15,7 +15,12 @@ import (
 // CallKey returns the state key of a call: the tenant and the call id in
 // unpadded base64url.
 func CallKey(tenant, callID string) string {
-	return tenant + ".c." + base64.RawURLEncoding.EncodeToString([]byte(callID))
+	enc := base64.RawURLEncoding
+	var buf [128]byte // one allocation, the string, for ordinary call ids
+	b := append(buf[:0], tenant...)
+	b = append(b, ".c."...)
+	b = enc.AppendEncode(b, []byte(callID))
+	return string(b)
 }
 
 // AgentKey returns the state key of the agent an agent-state event is

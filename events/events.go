@@ -57,6 +57,15 @@ var knownIDs = [...]string{
 	MsgCallDeleted, MsgPartyChanged, MsgPartyDeleted,
 }
 
+// knownIDIndex maps each known message ID to its index in knownIDs.
+var knownIDIndex = func() map[string]int {
+	m := make(map[string]int, len(knownIDs))
+	for i, id := range knownIDs {
+		m[id] = i
+	}
+	return m
+}()
+
 // kinds maps each known message ID to its kind.
 var kinds = map[string]messageKind{
 	MsgAgentReady:             kindAgent,

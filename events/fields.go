@@ -283,6 +283,20 @@ func fitsInt64(s string) bool {
 	return err == nil
 }
 
+// rawStringIs reports whether raw is the JSON string s, without copying it
+// (escapes are decoded when there are any).
+func rawStringIs(raw []byte, s string) bool {
+	if len(raw) < 2 || raw[0] != '"' {
+		return false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner) == s
+	}
+	v, ok := rawString(raw)
+	return ok && v == s
+}
+
 // rawString decodes raw when it is a JSON string.
 func rawString(raw []byte) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {

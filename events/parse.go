@@ -108,18 +108,18 @@ func ScanMessage(d []byte, i int, opts Options) (m *Message, end int, err error)
 	}
 	end = it.End()
 
-	if s, ok := rawString(source.of(d)); !ok || s != Source {
+	if !rawStringIs(source.of(d), Source) {
 		return nil, end, Errorf(EInvalidSource, "source must be the string %q", Source)
 	}
-	t, ok := rawString(typ.of(d))
-	if !ok || (t != TypeIframeParams && t != TypeCallBarEvent) {
+	isBar := rawStringIs(typ.of(d), TypeCallBarEvent)
+	if !isBar && !rawStringIs(typ.of(d), TypeIframeParams) {
 		return nil, end, Errorf(EInvalidType, "type must be %q or %q", TypeIframeParams, TypeCallBarEvent)
 	}
 	if params.end == 0 || d[params.start] != '{' {
 		return nil, end, Errorf(EInvalidParams, "params must be an object")
 	}
 	m = &Message{Source: Source, Type: TypeIframeParams, Params: params.of(d), Known: true}
-	if t == TypeCallBarEvent {
+	if isBar {
 		m.Type = TypeCallBarEvent
 	}
 	// Field spans are kept relative to Params.
@@ -215,6 +215,12 @@ func (m *Message) setMessageID(raw []byte, strict bool) error {
 	if len(raw) == 0 || raw[0] == 'n' || string(raw) == `""` {
 		return Errorf(EMissingMessageID, "params.messageID is required on %s", TypeCallBarEvent)
 	}
+	if raw[0] == '"' {
+		if k, ok := knownIDIndex[string(raw[1:len(raw)-1])]; ok {
+			m.MessageID, m.Known = knownIDs[k], true // a constant: no copy of the frame
+			return nil
+		}
+	}
 	id, ok := rawString(raw)
 	if !ok {
 		return Errorf(EInvalidMessageID, "params.messageID must be a string")
@@ -223,7 +229,7 @@ func (m *Message) setMessageID(raw []byte, strict bool) error {
 		return Errorf(EInvalidMessageID, "params.messageID must be a letter followed by up to 63 letters or digits")
 	}
 	if k := knownIndex(id); k < len(knownIDs) {
-		m.MessageID = knownIDs[k] // a constant: no copy of the frame kept
+		m.MessageID = knownIDs[k]
 	} else {
 		m.MessageID = id
 	}
@@ -237,7 +243,8 @@ func (m *Message) setMessageID(raw []byte, strict bool) error {
 // normalise fills the derived fields of m from its checked params. The
 // texts it keeps share one allocation.
 func (m *Message) normalise() {
-	var tb textBuilder
+	var scratch [256]byte
+	tb := textBuilder{buf: scratch[:0]}
 	first, second := fCallIDUpper, fCallIDLower
 	if m.Type == TypeIframeParams {
 		first, second = second, first
@@ -291,13 +298,12 @@ func (m *Message) normalise() {
 // textBuilder gathers the texts of several fields into one string, so that
 // a message costs one allocation for all of them.
 type textBuilder struct {
-	buf  []byte
+	buf  []byte // the caller's stack array to start with
 	refs [24]struct {
 		dst  *string
 		a, b int
 	}
-	n       int
-	scratch [256]byte
+	n int
 }
 
 // add appends the text of field f (strings decoded, integers in decimal) and
@@ -307,9 +313,6 @@ func (tb *textBuilder) add(dst *string, m *Message, f int) bool {
 	raw := m.raw(f)
 	if len(raw) == 0 {
 		return false
-	}
-	if tb.buf == nil {
-		tb.buf = tb.scratch[:0]
 	}
 	a := len(tb.buf)
 	tb.buf = appendText(tb.buf, raw)

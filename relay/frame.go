@@ -80,6 +80,7 @@ func decodeFrame(d []byte, opts events.Options) (frame, error) {
 			f.seenAt = d[vstart:vend]
 		case events.KeyIs(key, esc, "type"):
 			f.typ, vend, err = stringField(d, vstart, "type")
+
 		case events.KeyIs(key, esc, "token"):
 			f.token, vend, err = stringField(d, vstart, "token")
 		case events.KeyIs(key, esc, "session"):
@@ -125,6 +126,12 @@ func stringField(d []byte, i int, name string) (string, int, error) {
 	}
 	if raw[0] != '"' {
 		return "", end, &fieldTypeError{name}
+	}
+	switch string(raw) { // the frame types, without a copy
+	case `"event"`:
+		return frameEvent, end, nil
+	case `"hello"`:
+		return frameHello, end, nil
 	}
 	s, ok := unquoteString(raw)
 	if !ok {

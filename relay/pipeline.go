@@ -167,8 +167,11 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 		return
 	}
 
-	cctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
+	// No deadline of its own: the waits below (a copy of the same id, an
+	// earlier event of the same call) end when their holder is finished,
+	// which the sink bounds by its publish timeout; the shared state bounds
+	// each of its requests itself.
+	cctx := ctx
 	claim, dup, err := p.dedup.Claim(cctx, p.dedup.KeyOf(id))
 	if err != nil {
 		// Another copy of this id was still being published when time ran out.

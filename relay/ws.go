@@ -42,6 +42,7 @@ type conn struct {
 	authed       bool
 	agentSubject string
 	lastExtend   time.Time
+	f            frame // the frame being handled, reused
 	// end, when its code is set by handleFrame, is the close frame to end
 	// the connection with and why (for the log and metric).
 	end struct {
@@ -51,6 +52,8 @@ type conn struct {
 
 	mu         sync.Mutex
 	q          []*slot       // answers to write, in receive order
+	qbuf       []*slot       // the array q starts at, kept between bursts
+	payload    []byte        // an answer being encoded (by the processing goroutine)
 	processing bool          // a goroutine is finishing slots and writing answers
 	ackerOn    bool          // the acker goroutine runs
 	wake       chan struct{} // a slot completed (capacity 1)
@@ -224,7 +227,9 @@ func (c *conn) handleFrame(data []byte, readAt time.Time) bool {
 	if !c.authed {
 		return c.authenticate(data)
 	}
-	f, err := decodeFrame(data, c.s.p.opts)
+	var err error
+	c.f, err = decodeFrame(data, c.s.p.opts)
+	f := &c.f
 	if err != nil {
 		c.s.m.receivedInvalid.Inc()
 		c.s.m.rejectedCode(CodeInvalidFrame).Inc()
@@ -233,7 +238,7 @@ func (c *conn) handleFrame(data []byte, readAt time.Time) bool {
 	}
 	switch f.typ {
 	case frameEvent:
-		return c.startEvent(&f, utf8.Valid(data), readAt)
+		return c.startEvent(f, utf8.Valid(data), readAt)
 	case frameHello:
 		return c.hello(f.session, f.client, readAt)
 	default:
@@ -337,7 +342,14 @@ func (c *conn) waitRoom() bool {
 // connection can no longer be written to.
 func (c *conn) push(s *slot) bool {
 	c.mu.Lock()
+	if c.qbuf == nil {
+		c.qbuf = make([]*slot, 0, 8)
+		c.q = c.qbuf
+	}
 	c.q = append(c.q, s)
+	if cap(c.q) > cap(c.qbuf) && len(c.q) == cap(c.q) {
+		c.qbuf = c.q[:0:cap(c.q)] // grown: keep the larger array
+	}
 	broken := c.broken
 	c.mu.Unlock()
 	c.kick(c.s.cfg.WriteWait)
@@ -368,18 +380,31 @@ func (c *conn) kick(time.Duration) {
 	}
 }
 
-// acker finishes slots and writes their answers until the queue is empty.
+// ackerLinger is how long the acker waits for more work before it stops:
+// a busy connection keeps one acker instead of starting one per event,
+// and an idle one has none.
+const ackerLinger = 2 * time.Second
+
+// acker finishes slots and writes their answers; it stops once the queue
+// has stayed empty for ackerLinger.
 func (c *conn) acker() {
+	linger := time.NewTimer(ackerLinger)
+	defer linger.Stop()
 	for {
 		c.process(c.s.cfg.WriteWait)
-		c.mu.Lock()
-		if len(c.q) == 0 {
-			c.ackerOn = false
+		linger.Reset(ackerLinger)
+		select {
+		case <-c.wake:
+		case <-linger.C:
+			c.mu.Lock()
+			if len(c.q) == 0 {
+				c.ackerOn = false
+				c.payload = nil
+				c.mu.Unlock()
+				return
+			}
 			c.mu.Unlock()
-			return
 		}
-		c.mu.Unlock()
-		<-c.wake
 	}
 }
 
@@ -396,7 +421,7 @@ func (c *conn) process(wait time.Duration) {
 	}
 	c.processing = true
 	var outp *[]byte
-	var out, payload []byte
+	var out []byte
 	for {
 		if len(c.q) == 0 || !c.q[0].complete() {
 			if len(out) > 0 {
@@ -423,7 +448,7 @@ func (c *conn) process(wait time.Duration) {
 		c.q[0] = nil
 		c.q = c.q[1:]
 		if len(c.q) == 0 {
-			c.q = c.q[:0:0]
+			c.q = c.qbuf[:0] // start again at the front of the same array
 		}
 		held := s.gen == c.failGen
 		c.mu.Unlock()
@@ -444,8 +469,8 @@ func (c *conn) process(wait time.Duration) {
 		if s.raw != nil {
 			out = appendTextFrame(out, s.raw)
 		} else {
-			payload = res.appendJSON(payload[:0])
-			out = appendTextFrame(out, payload)
+			c.payload = res.appendJSON(c.payload[:0])
+			out = appendTextFrame(out, c.payload)
 		}
 		if !s.readAt.IsZero() {
 			p.m.ackWS.Observe(time.Since(s.readAt).Seconds())

@@ -204,7 +204,8 @@ func (s *JetStream) Publish(env relay.Envelope, c relay.Completion, tag int) {
 
 	msg := s.msgs.Get().(*nats.Msg)
 	msg.Subject, msg.Data = env.Subject, env.Data
-	msg.Reply = s.inbox + strconv.FormatUint(seq, 10)
+	var reply [96]byte // one allocation, the reply subject, not two
+	msg.Reply = string(strconv.AppendUint(append(reply[:0], s.inbox...), seq, 10))
 	if env.ID != "" {
 		msg.Header[msgIDHeader][0] = env.ID
 	} else {

@@ -25,6 +25,7 @@ type measurement struct {
 	elapsed time.Duration // from the span's measure to the last answer
 	cpu     []time.Duration
 	lat     latency
+	allocs  float64 // the relay's heap allocations per acked event; NaN unknown
 }
 
 // rate is the acked events per second over the counted part.
@@ -52,6 +53,14 @@ func (m measurement) perEvent(i int) float64 {
 // pids, and then of the bench itself, between the end of the warm-up and
 // the last answer, and the merged stats.
 func (e *Env) drive(ctx context.Context, agents []agent, warmup, duration, grace time.Duration, pids ...int) (measurement, error) {
+	return e.driveProbed(ctx, agents, warmup, duration, grace, nil, pids...)
+}
+
+// driveProbed is drive that also reads mallocs (the relay's count of heap
+// allocations) at the start and the end of the measured span, when given.
+func (e *Env) driveProbed(ctx context.Context, agents []agent, warmup, duration, grace time.Duration, mallocs func() (uint64, error), pids ...int) (measurement, error) {
+	var mallocs0 uint64
+	var mallocsErr error
 	pids = append(slices.Clone(pids), os.Getpid())
 	sp := newSpan(warmup, duration, grace)
 	before := make([]cpuSample, len(pids))
@@ -59,6 +68,9 @@ func (e *Env) drive(ctx context.Context, agents []agent, warmup, duration, grace
 	sampled := make(chan struct{})
 	time.AfterFunc(time.Until(sp.measure), func() {
 		defer close(sampled)
+		if mallocs != nil {
+			mallocs0, mallocsErr = mallocs()
+		}
 		for i, pid := range pids {
 			if before[i], sampleErr = e.proc.cpu(pid); sampleErr != nil {
 				return
@@ -73,7 +85,11 @@ func (e *Env) drive(ctx context.Context, agents []agent, warmup, duration, grace
 	wg.Wait()
 	<-sampled
 	finished := time.Now()
-	m := measurement{elapsed: finished.Sub(sp.measure), cpu: make([]time.Duration, len(pids))}
+	m := measurement{elapsed: finished.Sub(sp.measure), cpu: make([]time.Duration, len(pids)), allocs: math.NaN()}
+	var mallocs1 uint64
+	if mallocs != nil && mallocsErr == nil {
+		mallocs1, mallocsErr = mallocs()
+	}
 	for i, pid := range pids {
 		after, err := e.proc.cpu(pid)
 		if err = firstError(sampleErr, err); err != nil {
@@ -85,6 +101,9 @@ func (e *Env) drive(ctx context.Context, agents []agent, warmup, duration, grace
 		m.merge(&all[i])
 	}
 	m.lat = summarize(m.stats.lat)
+	if mallocs != nil && mallocsErr == nil && m.acked > 0 && mallocs1 >= mallocs0 {
+		m.allocs = float64(mallocs1-mallocs0) / float64(m.acked)
+	}
 	return m, ctx.Err()
 }
 

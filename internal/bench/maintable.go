@@ -20,8 +20,11 @@ type row struct {
 	relayCPU float64 // µs per event; NaN for the direct paths
 	natsCPU  float64 // µs per event
 	relayRSS float64 // MiB at the end; NaN for the direct paths
-	errors   int
-	firstErr string
+	// relayAllocs is the relay's heap allocations per acked event, from its
+	// go_memstats_mallocs_total; NaN for the direct paths.
+	relayAllocs float64
+	errors      int
+	firstErr    string
 }
 
 // newRow makes the row of a direct path from m (pids: the nats-server
@@ -29,7 +32,7 @@ type row struct {
 func newRow(name string, m measurement) row {
 	return row{
 		name: name, acked: float64(m.acked), rate: m.rate(), lat: m.lat,
-		relayCPU: math.NaN(), natsCPU: m.perEvent(0), relayRSS: math.NaN(),
+		relayCPU: math.NaN(), natsCPU: m.perEvent(0), relayRSS: math.NaN(), relayAllocs: math.NaN(),
 		errors: m.errors, firstErr: m.firstErr,
 	}
 }
@@ -94,14 +97,14 @@ func mainTable(title string, rows []row) Table {
 	t := Table{
 		Title: title,
 		Columns: []string{"scenario", "acked", "events/s", "p50 ms", "p99 ms", "p999 ms",
-			"relay µs/ev", "nats µs/ev", "sum µs/ev", "sum / nats ws", "relay RSS MiB", "errors"},
+			"relay µs/ev", "nats µs/ev", "sum µs/ev", "sum / nats ws", "relay allocs/ev", "relay RSS MiB", "errors"},
 	}
 	for _, r := range rows {
 		t.Rows = append(t.Rows, []string{
 			r.name, fmtCount(r.acked), fmtCount(r.rate),
 			fmtMs(r.lat.p50), fmtMs(r.lat.p99), fmtMs(r.lat.p999),
 			fmtFloat(r.relayCPU, 1), fmtFloat(r.natsCPU, 1), fmtFloat(r.cpuSum(), 1),
-			ratio(r.cpuSum(), base), fmtFloat(r.relayRSS, 1),
+			ratio(r.cpuSum(), base), fmtFloat(r.relayAllocs, 0), fmtFloat(r.relayRSS, 1),
 			fmtErrors(r.errors, r.firstErr, &t.Notes, r.name),
 		})
 		if r.acked == 0 && r.errors == 0 {
@@ -146,12 +149,13 @@ func medianRows(runs [][]row) []row {
 			return median(xs)
 		}
 		m := row{
-			name:     name,
-			acked:    pick(func(r row) float64 { return r.acked }),
-			rate:     pick(func(r row) float64 { return r.rate }),
-			relayCPU: pick(func(r row) float64 { return r.relayCPU }),
-			natsCPU:  pick(func(r row) float64 { return r.natsCPU }),
-			relayRSS: pick(func(r row) float64 { return r.relayRSS }),
+			name:        name,
+			acked:       pick(func(r row) float64 { return r.acked }),
+			rate:        pick(func(r row) float64 { return r.rate }),
+			relayCPU:    pick(func(r row) float64 { return r.relayCPU }),
+			natsCPU:     pick(func(r row) float64 { return r.natsCPU }),
+			relayRSS:    pick(func(r row) float64 { return r.relayRSS }),
+			relayAllocs: pick(func(r row) float64 { return r.relayAllocs }),
 			lat: latency{
 				p50:  pick(func(r row) float64 { return r.lat.p50 }),
 				p99:  pick(func(r row) float64 { return r.lat.p99 }),

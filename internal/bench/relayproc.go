@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -69,4 +71,30 @@ func waitReady(ctx context.Context, url string, interval time.Duration, c *child
 		case <-time.After(interval):
 		}
 	}
+}
+
+// relayMallocs reads the relay's go_memstats_mallocs_total from its
+// /metrics: how many heap objects it has allocated since it started.
+func relayMallocs(ctx context.Context, base string) (uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("read the relay's metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_mallocs_total "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return 0, fmt.Errorf("go_memstats_mallocs_total %q: %w", v, err)
+			}
+			return uint64(f), nil
+		}
+	}
+	return 0, fmt.Errorf("the relay's metrics have no go_memstats_mallocs_total")
 }

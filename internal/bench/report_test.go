@@ -33,9 +33,9 @@ func TestTableMarkdown(t *testing.T) {
 func TestMainTable(t *testing.T) {
 	nan := math.NaN()
 	rows := []row{
-		{name: "nats async (limit)", acked: 1000, rate: 200, lat: latency{1, 2, 3}, relayCPU: nan, natsCPU: 10, relayRSS: nan},
-		{name: natsWSName, acked: 500, rate: 100, lat: latency{0.5, 1.5, 12.25}, relayCPU: nan, natsCPU: 20, relayRSS: nan},
-		{name: "relay ws, 1 in flight x 50", acked: 400, rate: 80, lat: latency{0.81, 2, 150}, relayCPU: 60, natsCPU: 25, relayRSS: 31.04,
+		{name: "nats async (limit)", acked: 1000, rate: 200, lat: latency{1, 2, 3}, relayCPU: nan, natsCPU: 10, relayRSS: nan, relayAllocs: nan},
+		{name: natsWSName, acked: 500, rate: 100, lat: latency{0.5, 1.5, 12.25}, relayCPU: nan, natsCPU: 20, relayRSS: nan, relayAllocs: nan},
+		{name: "relay ws, 1 in flight x 50", acked: 400, rate: 80, lat: latency{0.81, 2, 150}, relayCPU: 60, natsCPU: 25, relayRSS: 31.04, relayAllocs: 27.4,
 			errors: 2, firstErr: "nack sink_unavailable: try again"},
 	}
 	var b strings.Builder
@@ -48,7 +48,7 @@ func TestMainTable(t *testing.T) {
 // Medians are taken figure by figure; errors add up.
 func TestMedianRows(t *testing.T) {
 	run := func(rate float64, errs int) []row {
-		return []row{{name: "x", acked: rate * 5, rate: rate, relayCPU: rate / 10, natsCPU: 1, relayRSS: math.NaN(), errors: errs, firstErr: "e"}}
+		return []row{{name: "x", acked: rate * 5, rate: rate, relayCPU: rate / 10, natsCPU: 1, relayRSS: math.NaN(), relayAllocs: math.NaN(), errors: errs, firstErr: "e"}}
 	}
 	got := medianRows([][]row{run(100, 0), run(300, 1), run(200, 2)})
 	if len(got) != 1 || got[0].rate != 200 || got[0].acked != 1000 || got[0].relayCPU != 20 || got[0].errors != 3 || !math.IsNaN(got[0].relayRSS) {

@@ -109,13 +109,18 @@ func (e *Env) runScenario(ctx context.Context, s scenario, bin Binary) (row, err
 		return row{}, fmt.Errorf("%s: %w", name, err)
 	}
 	defer closeAll(ag)
-	m, err := e.drive(ctx, ag, e.cfg.Warmup, e.cfg.Duration, 0, pids...)
+	var mallocs func() (uint64, error)
+	if t.relay != nil {
+		mallocs = func() (uint64, error) { return relayMallocs(ctx, t.relay.http) }
+	}
+	m, err := e.driveProbed(ctx, ag, e.cfg.Warmup, e.cfg.Duration, 0, mallocs, pids...)
 	if err != nil {
 		return row{}, fmt.Errorf("%s: %w", name, err)
 	}
 	r := newRow(name, m)
 	if t.relay != nil {
 		r.relayCPU = m.perEvent(1)
+		r.relayAllocs = m.allocs
 		rss, err := e.proc.rss(t.relay.child.pid())
 		if err != nil {
 			return row{}, fmt.Errorf("%s: %w", name, err)
