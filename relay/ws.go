@@ -383,7 +383,7 @@ func (c *conn) kick(time.Duration) {
 // ackerLinger is how long the acker waits for more work before it stops:
 // a busy connection keeps one acker instead of starting one per event,
 // and an idle one has none.
-const ackerLinger = 2 * time.Second
+const ackerLinger = 500 * time.Millisecond
 
 // acker finishes slots and writes their answers; it stops once the queue
 // has stayed empty for ackerLinger.
@@ -391,7 +391,18 @@ func (c *conn) acker() {
 	linger := time.NewTimer(ackerLinger)
 	defer linger.Stop()
 	for {
-		c.process(c.s.cfg.WriteWait)
+		if !c.process(c.s.cfg.WriteWait) {
+			// Only answers that needed no publish (a welcome, a
+			// refusal): no reason to expect more soon.
+			c.mu.Lock()
+			if len(c.q) == 0 {
+				c.ackerOn = false
+				c.payload = nil
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Unlock()
+		}
 		linger.Reset(ackerLinger)
 		select {
 		case <-c.wake:
@@ -411,13 +422,14 @@ func (c *conn) acker() {
 // process finishes the complete slots at the head of the queue, in order,
 // and writes their answers, together when several are ready. One goroutine
 // at a time processes; another that finds it busy leaves: the one at work
-// looks at the head again, under the lock, before it stops.
-func (c *conn) process(wait time.Duration) {
+// looks at the head again, under the lock, before it stops. It reports
+// whether it answered an event that had been published.
+func (c *conn) process(wait time.Duration) (published bool) {
 	p := c.s.p
 	c.mu.Lock()
 	if c.processing {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.processing = true
 	var outp *[]byte
@@ -442,7 +454,7 @@ func (c *conn) process(wait time.Duration) {
 				*outp = out
 				p.bufs.Put(outp)
 			}
-			return
+			return published
 		}
 		s := c.q[0]
 		c.q[0] = nil
@@ -453,6 +465,7 @@ func (c *conn) process(wait time.Duration) {
 		held := s.gen == c.failGen
 		c.mu.Unlock()
 		c.signalRoom()
+		published = published || !s.ready
 
 		res := p.finish(s, held, "ws", c.log)
 		if !res.Acked() && res.Retry && res.ID != "" && res.Code != CodeHeldForOrder {
