@@ -19,17 +19,19 @@ import (
 // the event; a second claim of a key that is still held waits for the first
 // to be committed or released. A failed publish releases the claim, so the
 // retry is not mistaken for a duplicate. Keys are fixed-size digests, kept
-// in a map and in a ring of commit times: entries expire after the window
-// and the oldest are evicted beyond the capacity, so memory is bounded (about
-// 60 bytes an entry). Dedup is safe for concurrent use.
+// in a map and in a ring with their commit times (whole seconds since the
+// Dedup was made, 32 bits): entries expire after the window (to the second)
+// and the oldest are evicted beyond the capacity, so memory is bounded
+// (about 50 bytes an entry). Dedup is safe for concurrent use.
 type Dedup struct {
 	window time.Duration
 	max    int
 	now    func() time.Time
 	seeds  [2]maphash.Seed
+	base   time.Time // times are seconds since base, from 1
 
 	mu    sync.Mutex
-	m     map[events.Digest]int64 // commit time in ms; pending while claimed
+	m     map[events.Digest]uint32 // commit time; pending while claimed
 	waits map[events.Digest]chan struct{}
 	ring  []dedupRec // committed keys, oldest first from head (circular)
 	head  int
@@ -39,24 +41,35 @@ type Dedup struct {
 }
 
 // pending marks a claimed key that is neither committed nor released.
-const pending = -1
+const pending = 0
 
 type dedupRec struct {
 	key events.Digest
-	at  int64
+	at  uint32
+}
+
+// stamp is t in the Dedup's time: whole seconds since base, at least 1.
+func (d *Dedup) stamp(t time.Time) uint32 {
+	s := t.Sub(d.base) / time.Second
+	if s < 1 {
+		return 1
+	}
+	return uint32(min(s, 1<<32-1))
 }
 
 // NewDedup returns a Dedup remembering up to max keys for window each.
 func NewDedup(window time.Duration, max int) *Dedup {
-	return &Dedup{
+	d := &Dedup{
 		window:  window,
 		max:     max,
 		now:     time.Now,
 		seeds:   [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		m:       map[events.Digest]int64{},
+		m:       map[events.Digest]uint32{},
 		waits:   map[events.Digest]chan struct{}{},
 		evicted: func() {},
 	}
+	d.base = d.now().Add(-time.Second)
+	return d
 }
 
 // SetEvicted sets the function called, under the Dedup's lock, for each key
@@ -65,7 +78,10 @@ func (d *Dedup) SetEvicted(f func()) { d.evicted = f }
 
 // SetClock replaces the Dedup's clock. Call it before the Dedup is shared;
 // it is for tests and tools.
-func (d *Dedup) SetClock(now func() time.Time) { d.now = now }
+func (d *Dedup) SetClock(now func() time.Time) {
+	d.now = now
+	d.base = now().Add(-time.Second)
+}
 
 // KeyOf returns the key of an event id: 128 bits of two seeded hashes, so
 // that a collision (which would acknowledge an event without publishing it)
@@ -120,7 +136,7 @@ func (c Claim) Commit() {
 	d := c.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	at := d.now().UnixMilli()
+	at := d.stamp(d.now())
 	d.m[c.key] = at
 	d.push(dedupRec{key: c.key, at: at})
 	d.wakeLocked(c.key)
@@ -185,8 +201,12 @@ func (d *Dedup) popLocked() {
 }
 
 func (d *Dedup) expireLocked() {
-	cutoff := d.now().Add(-d.window).UnixMilli()
-	for d.n > 0 && d.ring[d.head].at <= cutoff {
+	cutoff := d.now().Add(-d.window)
+	if !cutoff.After(d.base) {
+		return
+	}
+	limit := d.stamp(cutoff)
+	for d.n > 0 && d.ring[d.head].at <= limit {
 		d.popLocked()
 	}
 }

@@ -1,7 +1,6 @@
 package correlate
 
 import (
-	"container/list"
 	"context"
 	"sync"
 	"time"
@@ -94,7 +93,10 @@ func NewMemory(cfg MemoryConfig) *Memory {
 // SetClock replaces the state's clock (also used for the records' Updated
 // times of a Correlator built on it). Call it before the state is shared;
 // it is for tests and tools.
-func (s *Memory) SetClock(now func() time.Time) { s.now = now }
+func (s *Memory) SetClock(now func() time.Time) {
+	s.now = now
+	s.keys.SetClock(func() time.Time { return s.now() })
+}
 
 // Call returns the record of key and its revision; nil and 0 when
 // absent or expired.
@@ -235,35 +237,59 @@ func (s *Memory) expireLocked() {
 // ttlIndex is a map whose entries expire idle after ttl[0], or after ttl[1]
 // once done, with at most max entries; each of its two lists holds entries
 // in the order they were last put, so that expiry looks at list fronts only.
+// The lists are intrusive (the links are in the entries), which saves an
+// element per entry.
 type ttlIndex[V any] struct {
 	m     map[string]*ttlEntry[V]
-	lists [2]*list.List
+	lists [2]ttlList[V]
 	ttl   [2]time.Duration
 	max   int
 }
 
 type ttlEntry[V any] struct {
-	key  string
-	v    V
-	rev  uint64
-	at   int64 // ms of the last put, by the record's clock
-	done bool
-	elem *list.Element
+	key        string
+	v          V
+	rev        uint64
+	at         int64 // ms of the last put, by the record's clock
+	done       bool
+	prev, next *ttlEntry[V]
+}
+
+// ttlList is a doubly linked list of entries, oldest first.
+type ttlList[V any] struct{ front, back *ttlEntry[V] }
+
+func (l *ttlList[V]) pushBack(e *ttlEntry[V]) {
+	e.prev, e.next = l.back, nil
+	if l.back != nil {
+		l.back.next = e
+	} else {
+		l.front = e
+	}
+	l.back = e
+}
+
+func (l *ttlList[V]) remove(e *ttlEntry[V]) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.front = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.back = e.prev
+	}
+	e.prev, e.next = nil, nil
 }
 
 func (x *ttlIndex[V]) init(idle, done time.Duration, max int) {
 	x.m = map[string]*ttlEntry[V]{}
-	x.lists = [2]*list.List{list.New(), list.New()}
 	x.ttl = [2]time.Duration{idle, done}
 	x.max = max
 }
 
 func (x *ttlIndex[V]) expired(e *ttlEntry[V], now time.Time) bool {
-	i := 0
-	if e.done {
-		i = 1
-	}
-	return now.UnixMilli()-e.at >= x.ttl[i].Milliseconds()
+	return now.UnixMilli()-e.at >= x.ttl[idx(e.done)].Milliseconds()
 }
 
 // get returns the live entry of key, nil when absent or expired.
@@ -282,10 +308,10 @@ func (x *ttlIndex[V]) put(key string, v V, rev uint64, at int64, done bool, e *t
 		e = &ttlEntry[V]{key: key}
 		x.m[key] = e
 	} else {
-		x.lists[idx(e.done)].Remove(e.elem)
+		x.lists[idx(e.done)].remove(e)
 	}
 	e.v, e.rev, e.at, e.done = v, rev, at, done
-	e.elem = x.lists[idx(done)].PushBack(e)
+	x.lists[idx(done)].pushBack(e)
 }
 
 func idx(done bool) int {
@@ -298,30 +324,25 @@ func idx(done bool) int {
 func (x *ttlIndex[V]) full() bool { return len(x.m) > x.max }
 
 func (x *ttlIndex[V]) remove(e *ttlEntry[V]) {
-	x.lists[idx(e.done)].Remove(e.elem)
+	x.lists[idx(e.done)].remove(e)
 	delete(x.m, e.key)
 }
 
 // evictOldest removes and returns the least recently put entry.
 func (x *ttlIndex[V]) evictOldest() *ttlEntry[V] {
-	a, b := x.lists[0].Front(), x.lists[1].Front()
-	pick := a
-	if a == nil || (b != nil && b.Value.(*ttlEntry[V]).at < a.Value.(*ttlEntry[V]).at) {
-		pick = b
+	a, b := x.lists[0].front, x.lists[1].front
+	e := a
+	if a == nil || (b != nil && b.at < a.at) {
+		e = b
 	}
-	e := pick.Value.(*ttlEntry[V])
 	x.remove(e)
 	return e
 }
 
 // expire removes the expired entries at the front of both lists.
 func (x *ttlIndex[V]) expire(now time.Time, removed func(*ttlEntry[V])) {
-	for _, l := range x.lists {
-		for f := l.Front(); f != nil; f = l.Front() {
-			e := f.Value.(*ttlEntry[V])
-			if !x.expired(e, now) {
-				break
-			}
+	for i := range x.lists {
+		for e := x.lists[i].front; e != nil && x.expired(e, now); e = x.lists[i].front {
 			x.remove(e)
 			removed(e)
 		}

@@ -101,26 +101,27 @@ const (
 // so a copy of the struct (Clone) is another owner's own record: a
 // transaction applies an event to a copy and commits the copy or drops it.
 type CallRecord struct {
-	CallID      string          `json:"callId"`
-	State       CallState       `json:"state,omitempty"`
-	Direction   Direction       `json:"dir,omitempty"`
-	DirFromTalk bool            `json:"dirTalk,omitempty"`
-	Agent       Agent           `json:"agent,omitzero"`
-	Customer    Customer        `json:"cust,omitzero"`
-	Queue       *Queue          `json:"queue,omitempty"`
-	QueueAt     int64           `json:"queueAt,omitempty"`
-	Location    *Location       `json:"loc,omitempty"`
-	LocFromEst  bool            `json:"locEst,omitempty"`
-	Times       [5]int64        `json:"times"` // ms since the epoch, by state rank - 1; 0 unknown
-	MessageIDs  MessageIDSet    `json:"mids,omitzero"`
-	Parties     []string        `json:"parties,omitempty"` // copy-on-write: never modified in place
-	Talk        json.RawMessage `json:"talk,omitempty"`    // the record's own copy of the talk details' params
-	TalkPrint   Digest          `json:"talkPrint,omitzero"`
-	Sides       uint8           `json:"sides,omitempty"`
-	Observed    uint8           `json:"obs,omitempty"`
-	Revision    uint64          `json:"rev"`
-	Created     int64           `json:"created"` // ms, time of the event that created the record
-	Updated     int64           `json:"updated"` // relay ms of the last change
+	CallID     string          `json:"callId"`
+	State      CallState       `json:"state,omitempty"`
+	Direction  Direction       `json:"dir,omitempty"`
+	Agent      Agent           `json:"agent,omitzero"`
+	Customer   *Customer       `json:"cust,omitempty"` // absent until talk details: most calls' records stay small
+	Queue      *Queue          `json:"queue,omitempty"`
+	QueueAt    int64           `json:"queueAt,omitempty"`
+	Location   *Location       `json:"loc,omitempty"`
+	Times      [5]int64        `json:"times"` // ms since the epoch, by state rank - 1; 0 unknown
+	MessageIDs MessageIDSet    `json:"mids,omitzero"`
+	Parties    []string        `json:"parties,omitempty"` // copy-on-write: never modified in place
+	Talk       json.RawMessage `json:"talk,omitempty"`    // the record's own copy of the talk details' params
+	TalkPrint  Digest          `json:"talkPrint,omitzero"`
+	Revision   uint64          `json:"rev"`
+	Created    int64           `json:"created"` // ms, time of the event that created the record
+	Updated    int64           `json:"updated"` // relay ms of the last change
+	// The small fields together, so that they share one word.
+	DirFromTalk bool  `json:"dirTalk,omitempty"`
+	LocFromEst  bool  `json:"locEst,omitempty"`
+	Sides       uint8 `json:"sides,omitempty"`
+	Observed    uint8 `json:"obs,omitempty"`
 }
 
 // NewCallRecord returns the empty record of callID.
@@ -196,9 +197,10 @@ func (r *CallRecord) Apply(in CallInput) CallChange {
 		// Params lies in the caller's frame: the record keeps its own copy.
 		r.Talk, r.TalkPrint = append(json.RawMessage(nil), m.Params...), print
 		if m.Customer != nil {
-			r.Customer = *m.Customer
+			c := *m.Customer
+			r.Customer = &c
 		} else {
-			r.Customer = Customer{}
+			r.Customer = nil
 		}
 		if m.Direction != "" && (r.Direction != m.Direction || !r.DirFromTalk) {
 			r.Direction, r.DirFromTalk = m.Direction, true

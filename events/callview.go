@@ -72,8 +72,8 @@ func (r *CallRecord) View(tenant string) *Call {
 		a := r.Agent
 		c.Agent = &a
 	}
-	if r.Customer != (Customer{}) {
-		cu := r.Customer
+	if r.Customer != nil && *r.Customer != (Customer{}) {
+		cu := *r.Customer
 		c.Customer = &cu
 	}
 	at := func(s CallState) *time.Time {
