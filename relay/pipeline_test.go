@@ -1,9 +1,15 @@
 package relay_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/callrelay/callrelay/relay"
 )
@@ -162,5 +168,61 @@ func TestDisconnectWithEventsInFlight(t *testing.T) {
 	}
 	if got := storedEventIDs(t, tr); strings.Join(got, ",") != strings.Join(ids, ",") {
 		t.Fatalf("stream:\n got %v\nwant every event once, in order\n %v", got, ids)
+	}
+}
+
+// A shutdown with a window in flight: the answers that come are in order
+// and each is an ack or a retryable nack; every acked event is in the
+// stream; the connection then closes with 1001 going away.
+func TestShutdownWithEventsInFlight(t *testing.T) {
+	tr := MustRelay(t)
+	c := tr.MustDial(t)
+	ids, datas := windowEvents("S", 64)
+	for i := range ids {
+		c.SendEvent(t, ids[i], datas[i])
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- tr.srv.Shutdown(ctx)
+	}()
+	var acked []string
+	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := 0; ; i++ {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+				t.Fatalf("after %d answers: got %v, want a 1001 close", i, err)
+			}
+			break
+		}
+		var a answer
+		if err := json.Unmarshal(data, &a); err != nil {
+			t.Fatalf("answer %s: %v", data, err)
+		}
+		if i >= len(ids) || a.ID != ids[i] {
+			t.Fatalf("answer %d: got %+v, want the answer to %s (in order, once)", i, a, ids[min(i, len(ids)-1)])
+		}
+		switch {
+		case a.Type == "ack":
+			acked = append(acked, a.ID)
+		case a.Type == "nack" && a.Retry:
+		default:
+			t.Fatalf("%s: got %+v, want an ack or a retryable nack", a.ID, a)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	stored := map[string]bool{}
+	for _, id := range storedEventIDs(t, tr) {
+		stored[id] = true
+	}
+	for _, id := range acked {
+		if !stored[id] {
+			t.Errorf("%s was acked but is not in the stream", id)
+		}
 	}
 }
