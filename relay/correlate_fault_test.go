@@ -49,6 +49,7 @@ func TestCallViewFailureIsRetriedWithoutLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer js.Close()
 	sink := &failCalls{Sink: js}
 	tr := &testRelay{ns: ns, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
 	srv, err := relay.New(relay.Config{PublishTimeout: 2 * time.Second}, sink, zerolog.Nop(), tr.reg)

@@ -103,6 +103,7 @@ func (tr *testRelay) start(tb testing.TB, state func(*nats.Conn) correlate.State
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		<-done
+		sink.Close()
 		obs.Close()
 		nc.Close()
 	})

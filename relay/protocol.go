@@ -47,25 +47,12 @@ type Result struct {
 // Acked reports whether r is an ack.
 func (r Result) Acked() bool { return r.Code == "" }
 
-// MarshalJSON renders r as the ack or nack frame.
-func (r Result) MarshalJSON() ([]byte, error) {
-	if r.Acked() {
-		return json.Marshal(struct {
-			Type   string `json:"type"`
-			ID     string `json:"id"`
-			Status string `json:"status"`
-		}{frameAck, r.ID, r.Status})
-	}
-	return json.Marshal(struct {
-		Type    string `json:"type"`
-		ID      string `json:"id,omitempty"`
-		Code    string `json:"code"`
-		Message string `json:"message"`
-		Retry   bool   `json:"retry"`
-	}{frameNack, r.ID, r.Code, r.Message, r.Retry})
-}
+// MarshalJSON renders r as the ack or nack frame (the same bytes the
+// WebSocket writes; see appendJSON).
+func (r Result) MarshalJSON() ([]byte, error) { return r.appendJSON(nil), nil }
 
-// appendJSON appends the ack or nack frame of r, as MarshalJSON renders it.
+// appendJSON appends the ack or nack frame of r: the one encoder of
+// answers, for the WebSocket and (through MarshalJSON) for POST results.
 func (r Result) appendJSON(b []byte) []byte {
 	if r.Acked() {
 		b = append(b, `{"type":"ack","id":`...)

@@ -27,7 +27,11 @@ import (
 // completes them and writes their answers, several in one write when
 // several are ready. Every write goes to the socket directly, under wmu,
 // as raw WebSocket frames: gorilla is used for the handshake and reading
-// only, so that a batch of acks is one syscall.
+// only, so that a batch of acks is one syscall. Its ping and close handlers
+// are replaced by ones that write through wmu too. The one write gorilla
+// still makes on its own is the close frame after a protocol error from
+// the client (a bad opcode, say); it may then interleave with an answer,
+// on a connection that is ending anyway.
 type conn struct {
 	s        *Server
 	ws       *websocket.Conn
