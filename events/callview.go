@@ -50,6 +50,9 @@ type Call struct {
 	Revision uint64 `json:"revision"`
 	// UpdatedAt is when the relay made this revision, by its clock, in UTC.
 	UpdatedAt time.Time `json:"updatedAt"`
+	// Redaction names the personal-data policy that shaped the view (see
+	// Event.Redaction).
+	Redaction string `json:"redaction,omitempty"`
 }
 
 // View builds the published Call of the record for tenant, stamped with the

@@ -61,6 +61,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, `,"agent":`...)
 		b = e.Agent.appendJSON(b)
 	}
+	if e.Redaction != "" {
+		b = append(b, `,"redaction":`...)
+		b = appendString(b, e.Redaction)
+	}
 	return append(b, '}')
 }
 
@@ -140,6 +144,10 @@ func (c *Call) AppendJSON(b []byte) []byte {
 	b = strconv.AppendUint(b, c.Revision, 10)
 	b = append(b, `,"updatedAt":`...)
 	b = appendTime(b, c.UpdatedAt)
+	if c.Redaction != "" {
+		b = append(b, `,"redaction":`...)
+		b = appendString(b, c.Redaction)
+	}
 	return append(b, '}')
 }
 

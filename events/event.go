@@ -39,6 +39,9 @@ type Event struct {
 	Talk json.RawMessage `json:"talk,omitempty"`
 	// Agent is what is known of the agent.
 	Agent *Agent `json:"agent,omitempty"`
+	// Redaction names the personal-data policy that shaped the message
+	// (package redact), e.g. "none" or "strict-1a2b3c4d"; "" when unknown.
+	Redaction string `json:"redaction,omitempty"`
 }
 
 // NewEvent builds the Event for a message accepted by Parse. Times are
@@ -102,6 +105,10 @@ type Rejection struct {
 	// Raw is otherwise the start of the data as text, invalid UTF-8
 	// replaced by U+FFFD, at most MaxRejectedRaw bytes.
 	Raw string `json:"raw,omitempty"`
+	// Redaction names the personal-data policy that shaped Data (see
+	// Event.Redaction); under a policy other than none, data the policy
+	// cannot read field by field is left out rather than published raw.
+	Redaction string `json:"redaction,omitempty"`
 }
 
 // NewRejection builds the Rejection for an event refused with err. Code
