@@ -7,6 +7,7 @@ import (
 
 	"github.com/callrelay/callrelay/correlate"
 	"github.com/callrelay/callrelay/events"
+	"github.com/callrelay/callrelay/redact"
 )
 
 // Config is everything the relay service needs, as plain values. The zero
@@ -66,6 +67,11 @@ type Config struct {
 	PingInterval time.Duration
 	PongWait     time.Duration
 	WriteWait    time.Duration
+
+	// Redaction is the personal-data policy applied to everything the relay
+	// publishes and keeps outside its memory; nil publishes everything as
+	// received (the preset none).
+	Redaction *redact.Policy
 
 	// Version is reported in callrelay_build_info.
 	Version string

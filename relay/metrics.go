@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callrelay/callrelay/events"
+	"github.com/callrelay/callrelay/redact"
 )
 
 // metrics are the relay's Prometheus metrics. Every label has a small, fixed
@@ -193,4 +194,29 @@ func sinkReady(s Sink, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return s.Ready(ctx) == nil
+}
+
+// registerRedaction exposes the personal-data policy in force: its name and
+// version as labels of an info gauge, and how many of its rules use each
+// action. Both have a handful of series at most.
+func registerRedaction(reg prometheus.Registerer, p *redact.Policy) error {
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "callrelay_redaction_policy_info",
+		Help: "The personal-data policy in force (always 1): its name and the version published messages carry.",
+	}, []string{"policy", "version"})
+	info.WithLabelValues(p.Name(), p.Version()).Set(1)
+	rules := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "callrelay_redaction_rules",
+		Help: "Rules of the personal-data policy by action (params fields, the default for other params, agent.subject, talk, customer).",
+	}, []string{"action"})
+	counts := p.Counts()
+	for _, a := range []redact.Action{redact.Keep, redact.Drop, redact.Mask, redact.Pseudonym} {
+		rules.WithLabelValues(a.String()).Set(float64(counts[a]))
+	}
+	for _, c := range []prometheus.Collector{info, rules} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

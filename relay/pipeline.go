@@ -11,6 +11,7 @@ import (
 
 	"github.com/callrelay/callrelay/correlate"
 	"github.com/callrelay/callrelay/events"
+	"github.com/callrelay/callrelay/redact"
 )
 
 // pipeline takes one received event from frame to answer, in the flow of
@@ -24,18 +25,20 @@ import (
 // commits the correlation (or aborts it) and returns the answer. Between
 // the two, a connection can have several events in flight.
 type pipeline struct {
-	subjects events.Subjects
-	opts     events.Options
-	sink     Sink
-	dedup    *correlate.Dedup
-	corr     *correlate.Correlator
-	m        *metrics
-	timeout  time.Duration
-	ctx      context.Context // the server's: bounds commits still running at shutdown
-	draining atomic.Bool
-	slots    sync.Pool
-	bufs     sync.Pool
-	barSubj  map[string]string // subjects of the known message IDs, made once
+	subjects  events.Subjects
+	opts      events.Options
+	sink      Sink
+	dedup     *correlate.Dedup
+	corr      *correlate.Correlator
+	m         *metrics
+	timeout   time.Duration
+	ctx       context.Context // the server's: bounds commits still running at shutdown
+	draining  atomic.Bool
+	slots     sync.Pool
+	bufs      sync.Pool
+	barSubj   map[string]string // subjects of the known message IDs, made once
+	redact    *redact.Policy    // nil: publish everything as received
+	redactVer string            // the policy's version, carried by every published message
 }
 
 // incoming is one event frame as a transport received it.
@@ -159,6 +162,22 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 		return
 	}
 	msg := f.msg
+	agentSubject := in.agentSubject
+	if !p.redact.None() {
+		// Everything after this point, the correlation state included,
+		// sees only the policy's view of the message.
+		rb := p.buf()
+		defer p.bufs.Put(rb)
+		var err error
+		if msg, err = p.redacted(rb, f.rawData); err != nil {
+			// The policy keeps what validation needs: this is a bug.
+			p.m.retryableCode(CodeInternal).Inc()
+			log.Error().Str("event", id).Str("error", events.ErrorCode(err)).Msg("event could not be redacted")
+			answer(s, nack(id, CodeInternal, "internal error"))
+			return
+		}
+		agentSubject = p.redact.Subject(agentSubject)
+	}
 	s.typ, s.known = msg.Type, msg.Known
 	p.m.receivedType(msg.Type).Inc()
 	if p.draining.Load() {
@@ -185,8 +204,9 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 		answer(s, Result{ID: id, Status: StatusDuplicate})
 		return
 	}
-	ev := events.NewEvent(msg, id, p.subjects.Tenant, in.agentSubject, seenAt, in.receivedAt)
-	txn, err := p.corr.Begin(cctx, correlate.Input{Msg: msg, Event: ev, AgentSubject: in.agentSubject, SeenAt: seenAt})
+	ev := events.NewEvent(msg, id, p.subjects.Tenant, agentSubject, seenAt, in.receivedAt)
+	ev.Redaction = p.redactVer
+	txn, err := p.corr.Begin(cctx, correlate.Input{Msg: msg, Event: ev, AgentSubject: agentSubject, SeenAt: seenAt})
 	if err != nil {
 		claim.Release()
 		p.m.retryableCode(CodeSinkUnavailable).Inc()
@@ -210,10 +230,17 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 	}
 	s.outstanding.Store(n)
 	s.pubStart, s.obs = time.Now(), p.m
+	if p.redact.DropsTalk() {
+		ev.Talk = nil
+	}
 	buf := p.buf()
 	*buf = ev.AppendJSON((*buf)[:0])
 	p.sink.Publish(Envelope{Subject: p.subjectFor(msg), ID: id, Data: *buf}, s, tagEvent)
 	if hasView {
+		view.Redaction = p.redactVer
+		if p.redact.DropsCustomer() {
+			view.Customer = nil
+		}
 		*buf = view.AppendJSON((*buf)[:0])
 		p.sink.Publish(Envelope{Subject: p.subjects.Call(), ID: viewID, Data: *buf}, s, tagView)
 	}
@@ -284,7 +311,17 @@ func (p *pipeline) refuse(in incoming, s *slot, seenAt *time.Time, cause error) 
 	if s.res.Message == "" {
 		s.res.Message = "internal error"
 	}
-	rej := events.NewRejection(s.id, p.subjects.Tenant, in.via, cause, rejectedData(in.f), seenAt, in.receivedAt)
+	data := rejectedData(in.f)
+	if !p.redact.None() {
+		// Only data the policy can read field by field is published.
+		red, ok := p.redact.Data(nil, data)
+		if !ok {
+			red = nil
+		}
+		data = red
+	}
+	rej := events.NewRejection(s.id, p.subjects.Tenant, in.via, cause, data, seenAt, in.receivedAt)
+	rej.Redaction = p.redactVer
 	body, err := json.Marshal(rej)
 	if err != nil {
 		s.Published(tagRejected, false, err) // answered as retryable by finish
@@ -345,6 +382,25 @@ func (p *pipeline) buf() *[]byte {
 	}
 	b := make([]byte, 0, 2048)
 	return &b
+}
+
+// redacted returns the message data as the policy leaves it, parsed again,
+// in *rb, which the caller keeps until the message is no longer used. The
+// policy keeps every field the relay validates and correlates on, so the
+// message parses as the original did; the size limit allows for the
+// pseudonyms being longer than the values they replace.
+func (p *pipeline) redacted(rb *[]byte, data []byte) (*events.Message, error) {
+	out, ok := p.redact.Data((*rb)[:0], data)
+	*rb = out
+	if !ok {
+		return nil, events.Errorf(CodeInternal, "the policy could not read the event")
+	}
+	opts := p.opts
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = events.DefaultMaxBytes
+	}
+	opts.MaxBytes = 2*opts.MaxBytes + 4096
+	return events.Parse(out, opts)
 }
 
 // rejectedData is the event data to put on the rejected subject.

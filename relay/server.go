@@ -81,6 +81,9 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
+	if err := registerRedaction(reg, cfg.Redaction); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     log,
@@ -90,12 +93,14 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 		tokens:  tokens,
 		conns:   map[*conn]struct{}{},
 		p: &pipeline{
-			subjects: subjects,
-			opts:     events.Options{MaxBytes: cfg.MaxMessageBytes, StrictMessageIDs: cfg.StrictMessageIDs},
-			sink:     sink,
-			m:        m,
-			timeout:  cfg.PublishTimeout,
-			barSubj:  map[string]string{},
+			subjects:  subjects,
+			opts:      events.Options{MaxBytes: cfg.MaxMessageBytes, StrictMessageIDs: cfg.StrictMessageIDs},
+			sink:      sink,
+			m:         m,
+			timeout:   cfg.PublishTimeout,
+			barSubj:   map[string]string{},
+			redact:    cfg.Redaction,
+			redactVer: cfg.Redaction.Version(),
 		},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
