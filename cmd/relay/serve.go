@@ -57,6 +57,11 @@ type serveCmd struct {
 	ShutdownTimeout  time.Duration `default:"20s" env:"RELAY_SHUTDOWN_TIMEOUT" help:"How long SIGTERM waits for events in hand and connections to finish."`
 	LogLevel         string        `default:"info" enum:"debug,info,warn,error" env:"RELAY_LOG_LEVEL" help:"Log level: debug, info, warn, error."`
 
+	// Personal data (docs/privacy.md).
+	Redaction     string `default:"none" env:"RELAY_REDACTION" help:"Personal-data policy applied before anything is published or stored: none (everything as received) or strict (phone numbers, emails and customer ids replaced by keyed pseudonyms; needs --pseudonym-key). See docs/privacy.md."`
+	RedactionFile string `name:"redaction-file" env:"RELAY_REDACTION_FILE" help:"A policy file (YAML or JSON) with a rule per field; replaces --redaction (its 'base' key names the preset it starts from)."`
+	PseudonymKey  string `name:"pseudonym-key" env:"RELAY_PSEUDONYM_KEY" help:"Key of the policy's pseudonyms (HMAC-SHA256, at least 32 bytes); the same key gives the same pseudonyms on every replica and restart. Prefer the environment variable to the flag, which other users can see."`
+
 	// The browser hook and the demo (browserhook/, demo/).
 	WorkbenchOrigins  []string `name:"workbench-origins" env:"RELAY_WORKBENCH_ORIGINS" sep:"," help:"Origins of the Sobot workbench iframe whose postMessages the hook forwards: exact (https://v6.example.com) or subdomain patterns (https://*.sobot.com), comma-separated. Written into GET /hook.js. No entry trusts every origin."`
 	Demo              string   `default:"auto" enum:"auto,on,off" env:"RELAY_DEMO" help:"The demo page at /demo with a simulated workbench: auto (on with the embedded NATS server and a loopback --addr, else off), on, off. Its live panel shows everything published."`
@@ -98,6 +103,12 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	if err := s.validate(cfg); err != nil {
 		return err
 	}
+	policy, err := s.redaction()
+	if err != nil {
+		return err
+	}
+	cfg.Redaction = policy
+	logRedaction(log, policy)
 	subjects, _ := events.NewSubjects(s.SubjectPrefix, s.Tenant)
 	demoOn := s.demoOn()
 
@@ -110,7 +121,6 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 			port = -1 // a free port, as with --addr 127.0.0.1:0
 		}
 		storeDir := filepath.Join(s.DataDir, "nats")
-		var err error
 		// The embedded server's start-up notices are noise next to the
 		// banner; its warnings and errors are kept.
 		natsLog := log

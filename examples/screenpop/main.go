@@ -245,8 +245,8 @@ func text(v any) string {
 // maskPhone keeps the first three and last four digits of a number, as the
 // workbench does when it masks one itself.
 func maskPhone(s string) string {
-	if strings.Contains(s, "*") || strings.HasPrefix(s, "(") {
-		return s // masked already
+	if strings.Contains(s, "*") || strings.HasPrefix(s, "(") || strings.HasPrefix(s, "pn_") {
+		return s // masked already, or a relay's pseudonym (docs/privacy.md)
 	}
 	if len(s) < 8 {
 		return strings.Repeat("*", max(len(s)-2, 0)) + s[max(len(s)-2, 0):]
