@@ -95,13 +95,14 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 			sink:     sink,
 			m:        m,
 			timeout:  cfg.PublishTimeout,
-			barSubj:  map[string]string{},
+			barSubj:  map[string]barNames{},
+			source:   ceSource(subjects),
 		},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.p.ctx = s.ctx
 	for _, id := range events.KnownMessageIDs() {
-		s.p.barSubj[id] = subjects.For(&events.Message{Type: events.TypeCallBarEvent, MessageID: id})
+		s.p.barSubj[id] = barNames{subjects.CallBarEvent(id), ceTypeCallBar(id)}
 	}
 	dedup := correlate.NewDedup(cfg.DedupWindow, cfg.DedupMax)
 	dedup.SetEvicted(m.dedupEvictions.Inc)
