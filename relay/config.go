@@ -60,6 +60,11 @@ type Config struct {
 	// frame with a token.
 	TokenSecrets []string
 	HelloTimeout time.Duration
+	// TokenAudience and TokenIssuer, when set, are required in every
+	// token: its aud must contain TokenAudience, its iss must be
+	// TokenIssuer. They need TokenSecrets.
+	TokenAudience string
+	TokenIssuer   string
 	// PingInterval is how often the relay pings an idle WebSocket; a
 	// connection that has sent nothing (not even a pong) for PongWait is
 	// closed. WriteWait bounds one frame write.
@@ -138,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := NewTokens(c.TokenSecrets); err != nil {
 		errs = append(errs, err)
+	}
+	if len(c.TokenSecrets) == 0 && (c.TokenAudience != "" || c.TokenIssuer != "") {
+		errs = append(errs, errors.New("a token audience or issuer needs token secrets"))
 	}
 	if _, err := NewOriginPolicy(c.AllowedOrigins, c.AllowNoOrigin); err != nil {
 		errs = append(errs, err)

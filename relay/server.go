@@ -76,7 +76,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 	cfg = cfg.withDefaults()
 	subjects, _ := events.NewSubjects(cfg.SubjectPrefix, cfg.Tenant)
 	origins, _ := NewOriginPolicy(cfg.AllowedOrigins, cfg.AllowNoOrigin)
-	tokens, _ := NewTokens(cfg.TokenSecrets)
+	tokens, _ := NewTokens(cfg.TokenSecrets, TokenAudience(cfg.TokenAudience), TokenIssuer(cfg.TokenIssuer))
 	m, err := newMetrics(reg, cfg.Version, func() bool { return sinkReady(sink, time.Second) })
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)

@@ -53,6 +53,8 @@ type serveCmd struct {
 	MaxCalls         int           `default:"100000" env:"RELAY_MAX_CALLS" help:"Most calls held in memory; the least recently changed is evicted beyond."`
 	MaxAgents        int           `default:"50000" env:"RELAY_MAX_AGENTS" help:"Most agents held in memory; the least recently changed is evicted beyond."`
 	TokenSecret      []string      `name:"token-secret" env:"RELAY_TOKEN_SECRET" sep:"," help:"Require client tokens: HS256 JWTs signed with this secret (at least 32 bytes; several, comma-separated, while rotating). Prefer the environment variable to the flag, which other users can see."`
+	TokenAudience    string        `name:"token-audience" env:"RELAY_TOKEN_AUDIENCE" help:"With tokens, require this value in every token's aud claim."`
+	TokenIssuer      string        `name:"token-issuer" env:"RELAY_TOKEN_ISSUER" help:"With tokens, require every token's iss claim to be this value."`
 	HelloTimeout     time.Duration `default:"10s" env:"RELAY_HELLO_TIMEOUT" help:"With tokens, how long a WebSocket client has to send its hello frame with a token."`
 	ShutdownTimeout  time.Duration `default:"20s" env:"RELAY_SHUTDOWN_TIMEOUT" help:"How long SIGTERM waits for events in hand and connections to finish."`
 	LogLevel         string        `default:"info" enum:"debug,info,warn,error" env:"RELAY_LOG_LEVEL" help:"Log level: debug, info, warn, error."`
@@ -88,6 +90,8 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		PublishTimeout:   s.PublishTimeout,
 		Window:           s.WSWindow,
 		TokenSecrets:     s.TokenSecret,
+		TokenAudience:    s.TokenAudience,
+		TokenIssuer:      s.TokenIssuer,
 		HelloTimeout:     s.HelloTimeout,
 		CallEndedTTL:     s.CallEndedTTL,
 		CallIdleTTL:      s.CallIdleTTL,
