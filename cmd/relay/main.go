@@ -43,7 +43,7 @@ func run(args []string) int {
 		kong.Name("relay"),
 		kong.Description("callrelay: Sobot agent workbench events from the browser to NATS."),
 		kong.UsageOnError(),
-		kong.Vars{"version": version},
+		kong.Vars{"version": version, "tail_nats_url": defaultTailURL},
 	)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relay:", err)

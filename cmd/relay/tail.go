@@ -17,9 +17,13 @@ import (
 	"github.com/callrelay/callrelay/sinks"
 )
 
+// defaultTailURL is where tail looks for NATS without --nats-url: the
+// embedded server's default address.
+const defaultTailURL = "nats://127.0.0.1:4222"
+
 type tailCmd struct {
 	Subject       string `arg:"" optional:"" help:"Subject to follow; NATS wildcards allowed (default: <prefix>.<tenant>.>)."`
-	NatsURL       string `name:"nats-url" default:"nats://127.0.0.1:4222" env:"RELAY_NATS_URL" help:"NATS server to subscribe to."`
+	NatsURL       string `name:"nats-url" default:"${tail_nats_url}" env:"RELAY_NATS_URL" help:"NATS server to subscribe to."`
 	SubjectPrefix string `default:"agentcall" env:"RELAY_SUBJECT_PREFIX" help:"Subject prefix, for the default subject."`
 	Tenant        string `default:"default" env:"RELAY_TENANT" help:"Tenant, for the default subject."`
 	Count         int    `short:"n" help:"Exit after this many messages (0: run until interrupted)."`
