@@ -113,7 +113,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	}
 	if len(s.WorkbenchOrigins) == 0 && len(s.AllowedOrigins) == 0 {
 		log.Warn().Msg("neither --workbench-origins nor --allowed-origins is set: the hook forwards no workbench's messages " +
-			"(only the demo's simulator) and only pages served by the relay itself on a loopback address may connect; " +
+			"(in demo mode, only the simulator's) and only pages served by the relay itself on a loopback address may connect; " +
 			"set --workbench-origins to your Sobot workbench's origin and --allowed-origins to your page's")
 	}
 	subjects, _ := events.NewSubjects(s.SubjectPrefix, s.Tenant)
