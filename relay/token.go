@@ -77,7 +77,7 @@ func NewTokens(secrets []string, opts ...TokenOption) (*Tokens, error) {
 			continue
 		}
 		if len(s) < MinTokenSecretBytes {
-			return nil, fmt.Errorf("token secret %d is %d bytes; use at least %d random bytes", i+1, len(s), MinTokenSecretBytes)
+			return nil, fmt.Errorf("secret %d is %d bytes; use at least %d random bytes", i+1, len(s), MinTokenSecretBytes)
 		}
 		t.keys.Keys = append(t.keys.Keys, []byte(s))
 	}

@@ -198,11 +198,21 @@ func TestBadConfigurationFailsClearly(t *testing.T) {
 		!strings.Contains(string(out), "--workbench-origins \"https://*.com\"") {
 		t.Errorf("a workbench origin is reported as an allowed origin:\n%s", out)
 	}
-	// The relation between two settings names both flags.
+	// The relation between two settings names both flags; a secret is
+	// never shown.
 	cmd = exec.CommandContext(ctx, bin, "--addr", "127.0.0.1:0", "--max-message-bytes", "4096", "--max-batch-bytes", "1000")
+	cmd.Env = append(os.Environ(), "RELAY_TOKEN_SECRET=0123456789abcdef0123456789abcdef,too-short-secret")
 	out, _ = cmd.CombinedOutput()
-	if want := "--max-batch-bytes 1000: must be at least --max-message-bytes (4096)"; !strings.Contains(string(out), want) {
-		t.Errorf("output lacks %q:\n%s", want, out)
+	for _, want := range []string{
+		"\n  --max-batch-bytes 1000: must be at least --max-message-bytes (4096)\n",
+		"\n  --token-secret: secret 2 is 16 bytes; use at least 32 random bytes",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "too-short-secret") {
+		t.Errorf("the output shows a token secret:\n%s", out)
 	}
 }
 
