@@ -36,6 +36,7 @@ type pipeline struct {
 	slots    sync.Pool
 	bufs     sync.Pool
 	barSubj  map[string]barNames // subject and CloudEvents type of the known message IDs, made once
+	talkSubj string              // the subject of talk details, made once
 	source   string              // the CloudEvents source of every message
 }
 
@@ -343,8 +344,8 @@ type barNames struct{ subject, ceType string }
 // namesFor returns the subject and the CloudEvents type of an accepted
 // message, with those of the known message IDs made once.
 func (p *pipeline) namesFor(m *events.Message) (subject, ceType string) {
-	if m.Type != events.TypeCallBarEvent {
-		return p.subjects.For(m), ceTypeIframeParams
+	if m.Type == events.TypeIframeParams {
+		return p.talkSubj, ceTypeIframeParams
 	}
 	if n, ok := p.barSubj[m.MessageID]; ok {
 		return n.subject, n.ceType

@@ -96,6 +96,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 			m:        m,
 			timeout:  cfg.PublishTimeout,
 			barSubj:  map[string]barNames{},
+			talkSubj: subjects.IframeParams(),
 			source:   ceSource(subjects),
 		},
 	}

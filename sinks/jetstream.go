@@ -189,8 +189,8 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 }
 
 // Publish sends env to the stream, with env.ID as Nats-Msg-Id and the
-// CloudEvents headers, and
-// completes it when the stream's PubAck arrives; see relay.Sink.
+// CloudEvents headers, and completes it when the stream's PubAck arrives;
+// see relay.Sink.
 func (s *JetStream) Publish(env relay.Envelope, c relay.Completion, tag int) {
 	if err := checkConnected(s.nc); err != nil {
 		c.Published(tag, false, fmt.Errorf("publish to %s in stream %s: %w", env.Subject, s.stream, err))
