@@ -126,3 +126,41 @@ func TestPostTokens(t *testing.T) {
 		t.Fatalf("got subjects %v, want pt-3 beacon-agent and pt-4 fetch-agent only", subjects)
 	}
 }
+
+// With an audience and an issuer configured, a WebSocket token must carry
+// both; the refusals have their own reasons and metric labels.
+func TestWebSocketTokenAudienceAndIssuer(t *testing.T) {
+	tr := MustRelay(t, withTokens, func(c *relay.Config) {
+		c.TokenAudience, c.TokenIssuer = "callrelay", "https://crm.example.com"
+	})
+	exp := float64(time.Now().Add(5 * time.Minute).Unix())
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		reason string
+	}{
+		{"right audience and issuer", map[string]any{"sub": "a", "exp": exp, "aud": "callrelay", "iss": "https://crm.example.com"}, ""},
+		{"no audience", map[string]any{"sub": "a", "exp": exp, "iss": "https://crm.example.com"}, "token refused: bad_audience"},
+		{"other issuer", map[string]any{"sub": "a", "exp": exp, "aud": "callrelay", "iss": "https://other.example.com"}, "token refused: bad_issuer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tr.MustDial(t)
+			c.SendRaw(t, []byte(`{"type":"hello","token":"`+mintToken(secretA, nil, tc.claims)+`"}`))
+			if tc.reason == "" {
+				if a := c.Read(t); a.Type != "welcome" {
+					t.Fatalf("got %+v, want welcome", a)
+				}
+				return
+			}
+			if ce := c.ReadClose(t); ce.Code != websocket.ClosePolicyViolation || ce.Text != tc.reason {
+				t.Fatalf("got close %d %q, want 1008 %q", ce.Code, ce.Text, tc.reason)
+			}
+		})
+	}
+	_, body := tr.get(t, "/metrics")
+	for _, want := range []string{`callrelay_auth_failures_total{reason="bad_audience"} 1`, `callrelay_auth_failures_total{reason="bad_issuer"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

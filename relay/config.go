@@ -3,6 +3,8 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/callrelay/callrelay/correlate"
@@ -61,6 +63,11 @@ type Config struct {
 	// frame with a token.
 	TokenSecrets []string
 	HelloTimeout time.Duration
+	// TokenAudience and TokenIssuer, when set, are required in every
+	// token: its aud must contain TokenAudience, its iss must be
+	// TokenIssuer. They need TokenSecrets.
+	TokenAudience string
+	TokenIssuer   string
 	// PingInterval is how often the relay pings an idle WebSocket; a
 	// connection that has sent nothing (not even a pong) for PongWait is
 	// closed. WriteWait bounds one frame write.
@@ -135,58 +142,139 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports every problem of c (after defaults) in one error.
+// FieldError is a problem with one setting: its name (as Validate's
+// messages say it, e.g. "tenant"), its value as given (empty for a secret,
+// which is never shown), and what is wrong. A problem that compares with
+// another setting names it in Related and writes "{}" where it goes. main
+// maps the names onto its flags with Describe.
+type FieldError struct {
+	Field   string
+	Value   string
+	Problem string
+	Related string
+}
+
+// Describe writes the problem with each setting named by name(setting).
+func (e *FieldError) Describe(name func(setting string) string) string {
+	s := name(e.Field)
+	if e.Value != "" {
+		s += " " + e.Value
+	}
+	return s + ": " + strings.ReplaceAll(e.Problem, "{}", name(e.Related))
+}
+
+func (e *FieldError) Error() string {
+	return e.Describe(func(s string) string { return s })
+}
+
+// fieldErr returns a FieldError for a value shown with %v (strings quoted).
+func fieldErr(field string, value any, problem string) *FieldError {
+	v := fmt.Sprint(value)
+	if s, ok := value.(string); ok {
+		v = strconv.Quote(s)
+	}
+	return &FieldError{Field: field, Value: v, Problem: problem}
+}
+
+// OriginErrors returns one FieldError named field for each entry of an
+// origin list that NewOriginPolicy refused; other errors are returned as
+// they are.
+func OriginErrors(field string, err error) []error {
+	var out []error
+	for _, e := range leafErrors(err) {
+		var oe *OriginError
+		if errors.As(e, &oe) {
+			out = append(out, &FieldError{Field: field, Value: strconv.Quote(oe.Origin), Problem: oe.Err.Error()})
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// leafErrors flattens errors joined with errors.Join.
+func leafErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leafErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// Validate reports every problem of c (after defaults) in one error: the
+// FieldErrors joined with errors.Join.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
-	if _, err := events.NewSubjects(c.SubjectPrefix, c.Tenant); err != nil {
-		errs = append(errs, err)
+	if _, err := events.NewSubjects(c.SubjectPrefix, DefaultTenant); err != nil {
+		errs = append(errs, fieldErr("subject prefix", c.SubjectPrefix, "must be dot-separated tokens of letters, digits, '_' or '-'"))
+	}
+	if !events.ValidTenant(c.Tenant) {
+		errs = append(errs, fieldErr("tenant", c.Tenant, "must be 1 to 64 letters, digits, '_' or '-'"))
 	}
 	if _, err := NewTokens(c.TokenSecrets); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, &FieldError{Field: "token secret", Problem: err.Error()})
+	}
+	if len(c.TokenSecrets) == 0 {
+		if c.TokenAudience != "" {
+			errs = append(errs, &FieldError{Field: "token audience", Value: strconv.Quote(c.TokenAudience), Problem: "checks tokens, which only {} turns on", Related: "token secret"})
+		}
+		if c.TokenIssuer != "" {
+			errs = append(errs, &FieldError{Field: "token issuer", Value: strconv.Quote(c.TokenIssuer), Problem: "checks tokens, which only {} turns on", Related: "token secret"})
+		}
 	}
 	if _, err := NewOriginPolicy(c.AllowedOrigins, c.AllowNoOrigin); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, OriginErrors("allowed origin", err)...)
 	}
 	positive := []struct {
 		name string
 		v    int64
+		show any
 	}{
-		{"max message bytes", int64(c.MaxMessageBytes)},
-		{"max batch bytes", int64(c.MaxBatchBytes)},
-		{"max batch events", int64(c.MaxBatchEvents)},
-		{"dedup max", int64(c.DedupMax)},
-		{"dedup window", int64(c.DedupWindow)},
-		{"publish timeout", int64(c.PublishTimeout)},
-		{"window", int64(c.Window)},
-		{"hello timeout", int64(c.HelloTimeout)},
-		{"call ended ttl", int64(c.CallEndedTTL)},
-		{"call idle ttl", int64(c.CallIdleTTL)},
-		{"max calls", int64(c.MaxCalls)},
-		{"max agents", int64(c.MaxAgents)},
-		{"ping interval", int64(c.PingInterval)},
-		{"pong wait", int64(c.PongWait)},
-		{"write wait", int64(c.WriteWait)},
+		{"max message bytes", int64(c.MaxMessageBytes), c.MaxMessageBytes},
+		{"max batch bytes", int64(c.MaxBatchBytes), c.MaxBatchBytes},
+		{"max batch events", int64(c.MaxBatchEvents), c.MaxBatchEvents},
+		{"dedup max", int64(c.DedupMax), c.DedupMax},
+		{"dedup window", int64(c.DedupWindow), c.DedupWindow},
+		{"publish timeout", int64(c.PublishTimeout), c.PublishTimeout},
+		{"window", int64(c.Window), c.Window},
+		{"hello timeout", int64(c.HelloTimeout), c.HelloTimeout},
+		{"call ended ttl", int64(c.CallEndedTTL), c.CallEndedTTL},
+		{"call idle ttl", int64(c.CallIdleTTL), c.CallIdleTTL},
+		{"max calls", int64(c.MaxCalls), c.MaxCalls},
+		{"max agents", int64(c.MaxAgents), c.MaxAgents},
+		{"ping interval", int64(c.PingInterval), c.PingInterval},
+		{"pong wait", int64(c.PongWait), c.PongWait},
+		{"write wait", int64(c.WriteWait), c.WriteWait},
 	}
 	for _, p := range positive {
 		if p.v < 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive", p.name))
+			errs = append(errs, fieldErr(p.name, p.show, "must be positive"))
 		}
 	}
 	if c.Window > 4096 {
-		errs = append(errs, fmt.Errorf("window %d is above 4096", c.Window))
+		errs = append(errs, fieldErr("window", c.Window, "must be at most 4096"))
 	}
 	if c.MaxMessageBytes > 16<<20 {
-		errs = append(errs, fmt.Errorf("max message bytes %d is above 16 MiB", c.MaxMessageBytes))
+		errs = append(errs, fieldErr("max message bytes", c.MaxMessageBytes, "is above 16 MiB (16777216)"))
 	}
 	if c.MaxBatchBytes < c.MaxMessageBytes {
-		errs = append(errs, fmt.Errorf("max batch bytes (%d) must be at least max message bytes (%d)", c.MaxBatchBytes, c.MaxMessageBytes))
+		errs = append(errs, &FieldError{Field: "max batch bytes", Value: fmt.Sprint(c.MaxBatchBytes),
+			Problem: fmt.Sprintf("must be at least {} (%d)", c.MaxMessageBytes), Related: "max message bytes"})
 	}
 	if c.CallIdleTTL < c.CallEndedTTL {
-		errs = append(errs, fmt.Errorf("call idle ttl (%s) must not be shorter than the call ended ttl (%s)", c.CallIdleTTL, c.CallEndedTTL))
+		errs = append(errs, &FieldError{Field: "call idle ttl", Value: c.CallIdleTTL.String(),
+			Problem: fmt.Sprintf("must not be shorter than {} (%s)", c.CallEndedTTL), Related: "call ended ttl"})
 	}
 	if c.PongWait <= c.PingInterval {
-		errs = append(errs, fmt.Errorf("pong wait (%s) must be longer than the ping interval (%s)", c.PongWait, c.PingInterval))
+		errs = append(errs, &FieldError{Field: "pong wait", Value: c.PongWait.String(),
+			Problem: fmt.Sprintf("must be longer than the {} (%s)", c.PingInterval), Related: "ping interval"})
 	}
 	return errors.Join(errs...)
 }

@@ -55,7 +55,11 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.origins.Allowed(r) {
 		s.log.Warn().Str("path", r.URL.Path).Str("origin", r.Header.Get("Origin")).Msg("batch refused: origin not allowed")
-		writeError(w, CodeOriginNotAllowed, "origin not allowed")
+		msg := "origin not allowed"
+		if r.Header.Get("Origin") == "" {
+			msg = "a request without an Origin header is refused; a non-browser client needs the relay started with --allow-no-origin"
+		}
+		writeError(w, CodeOriginNotAllowed, msg)
 		return
 	}
 	if origin := r.Header.Get("Origin"); origin != "" {

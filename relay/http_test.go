@@ -105,3 +105,18 @@ func TestHealthReadyAndNotFound(t *testing.T) {
 		}
 	}
 }
+
+// A POST without an Origin header is refused with a 403 that says how to
+// accept non-browser clients; one with a foreign origin is refused plainly.
+func TestPostWithoutOriginNamesTheFlag(t *testing.T) {
+	tr := MustRelay(t)
+	batch := `{"events":[` + string(eventFrame("no-origin-1", callBar("EventAgentReady", nil))) + `]}`
+	resp, body := tr.post(t, batch, map[string]string{"Origin": ""})
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "--allow-no-origin") || !strings.Contains(string(body), relay.CodeOriginNotAllowed) {
+		t.Errorf("no Origin: got %d %s, want 403 origin_not_allowed naming --allow-no-origin", resp.StatusCode, body)
+	}
+	resp, body = tr.post(t, batch, map[string]string{"Origin": "https://evil.example.com"})
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), "--allow-no-origin") {
+		t.Errorf("foreign Origin: got %d %s, want 403 without the flag", resp.StatusCode, body)
+	}
+}

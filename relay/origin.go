@@ -40,7 +40,7 @@ func NewOriginPolicy(allowed []string, allowNoOrigin bool) (*OriginPolicy, error
 			continue
 		}
 		if err := p.add(raw); err != nil {
-			errs = append(errs, fmt.Errorf("allowed origin %q: %w", raw, err))
+			errs = append(errs, &OriginError{Origin: raw, Err: err})
 		}
 	}
 	if len(errs) > 0 {
@@ -48,6 +48,16 @@ func NewOriginPolicy(allowed []string, allowNoOrigin bool) (*OriginPolicy, error
 	}
 	return p, nil
 }
+
+// OriginError is an entry of an origin list that NewOriginPolicy refused.
+type OriginError struct {
+	Origin string
+	Err    error
+}
+
+func (e *OriginError) Error() string { return fmt.Sprintf("origin %q: %v", e.Origin, e.Err) }
+
+func (e *OriginError) Unwrap() error { return e.Err }
 
 // add parses one allowlist entry into p.
 func (p *OriginPolicy) add(raw string) error {

@@ -36,9 +36,11 @@ type pipeline struct {
 	draining  atomic.Bool
 	slots     sync.Pool
 	bufs      sync.Pool
-	barSubj   map[string]string // subjects of the known message IDs, made once
-	redact    *redact.Policy    // nil: publish everything as received
-	redactVer string            // the policy's version, carried by every published message
+	barSubj   map[string]barNames // subject and CloudEvents type of the known message IDs, made once
+	talkSubj  string              // the subject of talk details, made once
+	source    string              // the CloudEvents source of every message
+	redact    *redact.Policy      // nil: publish everything as received
+	redactVer string              // the policy's version, carried by every published message
 }
 
 // incoming is one event frame as a transport received it.
@@ -235,14 +237,16 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 	}
 	buf := p.buf()
 	*buf = ev.AppendJSON((*buf)[:0])
-	p.sink.Publish(Envelope{Subject: p.subjectFor(msg), ID: id, Data: *buf}, s, tagEvent)
+	subject, ceType := p.namesFor(msg)
+	at := ceTime(in.receivedAt) // the event's and its view's ce-time
+	p.sink.Publish(Envelope{Subject: subject, ID: id, Type: ceType, Source: p.source, CallID: ev.CallID, Time: at, Data: *buf}, s, tagEvent)
 	if hasView {
 		view.Redaction = p.redactVer
 		if p.redact.DropsCustomer() {
 			view.Customer = nil
 		}
 		*buf = view.AppendJSON((*buf)[:0])
-		p.sink.Publish(Envelope{Subject: p.subjects.Call(), ID: viewID, Data: *buf}, s, tagView)
+		p.sink.Publish(Envelope{Subject: p.subjects.Call(), ID: viewID, Type: ceTypeCall, Source: p.source, CallID: view.CallID, Time: at, Data: *buf}, s, tagView)
 	}
 	p.bufs.Put(buf)
 }
@@ -329,7 +333,10 @@ func (p *pipeline) refuse(in incoming, s *slot, seenAt *time.Time, cause error) 
 	}
 	s.outstanding.Store(1)
 	s.pubStart, s.obs = time.Now(), p.m
-	p.sink.Publish(Envelope{Subject: p.subjects.Rejected(), ID: "rejected:" + s.id, Data: body}, s, tagRejected)
+	p.sink.Publish(Envelope{
+		Subject: p.subjects.Rejected(), ID: "rejected:" + s.id, Type: ceTypeRejected, Source: p.source,
+		Time: ceTime(in.receivedAt), Data: body,
+	}, s, tagRejected)
 }
 
 func (p *pipeline) finishRefusal(s *slot, err error, via string, log zerolog.Logger) Result {
@@ -348,7 +355,10 @@ func (p *pipeline) finishRefusal(s *slot, err error, via string, log zerolog.Log
 // another replica, waiting for the sink.
 func (p *pipeline) republish(ctx context.Context, view *events.Call, msgID string) error {
 	w := &waiter{done: make(chan error, 1)}
-	p.sink.Publish(Envelope{Subject: p.subjects.Call(), ID: msgID, Data: view.AppendJSON(nil)}, w, tagView)
+	p.sink.Publish(Envelope{
+		Subject: p.subjects.Call(), ID: msgID, Type: ceTypeCall, Source: p.source, CallID: view.CallID,
+		Time: ceTime(view.UpdatedAt), Data: view.AppendJSON(nil),
+	}, w, tagView)
 	select {
 	case err := <-w.done:
 		if err == nil {
@@ -365,14 +375,19 @@ type waiter struct{ done chan error }
 
 func (w *waiter) Published(_ int, _ bool, err error) { w.done <- err }
 
-// subjectFor is p.subjects.For with the subjects of known message IDs made once.
-func (p *pipeline) subjectFor(m *events.Message) string {
-	if m.Type == events.TypeCallBarEvent {
-		if subj, ok := p.barSubj[m.MessageID]; ok {
-			return subj
-		}
+// barNames are the subject and CloudEvents type of a phone-bar message ID.
+type barNames struct{ subject, ceType string }
+
+// namesFor returns the subject and the CloudEvents type of an accepted
+// message, with those of the known message IDs made once.
+func (p *pipeline) namesFor(m *events.Message) (subject, ceType string) {
+	if m.Type == events.TypeIframeParams {
+		return p.talkSubj, ceTypeIframeParams
 	}
-	return p.subjects.For(m)
+	if n, ok := p.barSubj[m.MessageID]; ok {
+		return n.subject, n.ceType
+	}
+	return p.subjects.For(m), ceTypeCallBar(m.MessageID)
 }
 
 // buf returns an encoding buffer from the pool.

@@ -3,13 +3,32 @@ package relay
 import "context"
 
 // Envelope is one message handed to a Sink: the subject it goes to, the
-// event id used for de-duplication downstream, and the JSON body.
+// event id used for de-duplication downstream, the CloudEvents attributes
+// that describe it, and the JSON body.
+//
+// Sinks send the attributes as headers in the CloudEvents NATS binding's
+// binary mode (DESIGN §5): ce-specversion "1.0", ce-id = ID, ce-source =
+// Source, ce-type = Type, ce-time = Time, ce-subject = CallID when it is not
+// empty, and content-type application/json. Every string is set by the
+// relay, never taken from the client as is.
 type Envelope struct {
 	// Subject is the full NATS subject, e.g. "agentcall.default.callBarEvent.EventRinging".
 	Subject string
 	// ID is the message id. Sinks that support it send it as the
-	// Nats-Msg-Id header so that the server drops a second copy.
+	// Nats-Msg-Id header so that the server drops a second copy; it is
+	// also the CloudEvents id.
 	ID string
+	// Type is the CloudEvents type, e.g.
+	// "com.sobot.agentcall.callBarEvent.EventRinging".
+	Type string
+	// Source is the CloudEvents source: "/callrelay/<prefix>/<tenant>".
+	Source string
+	// CallID is the call the message is about, "" when none: the
+	// CloudEvents subject.
+	CallID string
+	// Time is the CloudEvents time, RFC 3339: when the relay received
+	// the event (for a call view, the event that changed it).
+	Time string
 	// Data is the JSON body. The sink must not modify or retain it after
 	// Publish returns.
 	Data []byte

@@ -1,27 +1,42 @@
 package relay
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Tokens verifies the short-lived client tokens that an integrator's back end
 // mints for the agent's page (contract A): JSON Web Tokens signed with
-// HMAC-SHA256 under a secret shared with the relay. A token must carry `sub`
-// (who the agent is: it becomes the published events' agent.subject) and
-// `exp`; `nbf` and `iat` are honoured when present. Several secrets may be
+// HMAC-SHA256 under a secret shared with the relay, verified with
+// github.com/golang-jwt/jwt/v5. A token must carry `sub` (who the agent is:
+// it becomes the published events' agent.subject) and `exp`; `nbf` is
+// honoured when present; `iat` is not checked (it only says when the token
+// was made). When an audience or an issuer is configured, the token's `aud`
+// must contain it and its `iss` must equal it. Several secrets may be
 // configured so that a secret can be rotated without downtime: a token
 // signed with any of them is accepted. Tokens is safe for concurrent use.
 type Tokens struct {
-	secrets [][]byte
-	leeway  time.Duration
+	keys     jwt.VerificationKeySet
+	secret   []byte // the first secret, which Mint signs with
+	leeway   time.Duration
+	audience string
+	issuer   string
 }
+
+// TokenOption adds a check to NewTokens.
+type TokenOption func(*Tokens)
+
+// TokenAudience makes the token's `aud` claim required and requires it to
+// contain aud; "" checks nothing.
+func TokenAudience(aud string) TokenOption { return func(t *Tokens) { t.audience = aud } }
+
+// TokenIssuer makes the token's `iss` claim required and requires it to be
+// iss; "" checks nothing.
+func TokenIssuer(iss string) TokenOption { return func(t *Tokens) { t.issuer = iss } }
 
 // Token limits.
 const (
@@ -42,6 +57,8 @@ const (
 	tokenExpired   = "expired"
 	tokenNotYet    = "not_yet_valid"
 	tokenNoSubject = "no_subject"
+	tokenAudience  = "bad_audience"
+	tokenIssuer    = "bad_issuer"
 	tokenTimeout   = "hello_timeout"
 )
 
@@ -51,24 +68,31 @@ type TokenError struct{ Reason string }
 
 func (e *TokenError) Error() string { return "token refused: " + e.Reason }
 
-// NewTokens returns a verifier for secrets; nil when secrets is empty (tokens
-// are then not required).
-func NewTokens(secrets []string) (*Tokens, error) {
+// NewTokens returns a verifier for secrets with the checks of opts; nil
+// when secrets is empty (tokens are then not required).
+func NewTokens(secrets []string, opts ...TokenOption) (*Tokens, error) {
 	t := &Tokens{leeway: tokenLeeway}
 	for i, s := range secrets {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
 		if len(s) < MinTokenSecretBytes {
-			return nil, fmt.Errorf("token secret %d is %d bytes; use at least %d random bytes", i+1, len(s), MinTokenSecretBytes)
+			return nil, fmt.Errorf("secret %d is %d bytes; use at least %d random bytes", i+1, len(s), MinTokenSecretBytes)
 		}
-		t.secrets = append(t.secrets, []byte(s))
+		t.keys.Keys = append(t.keys.Keys, []byte(s))
 	}
-	if len(t.secrets) == 0 {
+	if len(t.keys.Keys) == 0 {
 		return nil, nil
+	}
+	t.secret = t.keys.Keys[0].([]byte)
+	for _, o := range opts {
+		o(t)
 	}
 	return t, nil
 }
+
+// errAlg is what the key function answers for a token not signed with HS256.
+var errAlg = errors.New("token not signed with HS256")
 
 // Verify checks token at time now and returns its subject.
 func (t *Tokens) Verify(token string, now time.Time) (subject string, err error) {
@@ -78,66 +102,80 @@ func (t *Tokens) Verify(token string, now time.Time) (subject string, err error)
 	if len(token) > maxTokenBytes {
 		return "", &TokenError{tokenMalformed}
 	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return "", &TokenError{tokenMalformed}
+	opts := []jwt.ParserOption{
+		jwt.WithLeeway(t.leeway),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+		jwt.WithExpirationRequired(),
 	}
-	var header struct {
-		Alg string `json:"alg"`
+	if t.audience != "" {
+		opts = append(opts, jwt.WithAudience(t.audience))
 	}
-	if err := decodeSegment(parts[0], &header); err != nil {
-		return "", &TokenError{tokenMalformed}
+	if t.issuer != "" {
+		opts = append(opts, jwt.WithIssuer(t.issuer))
 	}
-	if header.Alg != "HS256" {
-		return "", &TokenError{tokenAlg}
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return "", &TokenError{tokenMalformed}
-	}
-	signed := []byte(parts[0] + "." + parts[1])
-	ok := false
-	for _, secret := range t.secrets {
-		mac := hmac.New(sha256.New, secret)
-		mac.Write(signed)
-		if hmac.Equal(mac.Sum(nil), sig) {
-			ok = true
-			break
+	var claims jwt.RegisteredClaims
+	_, err = jwt.NewParser(opts...).ParseWithClaims(token, &claims, func(tok *jwt.Token) (any, error) {
+		// The algorithm is checked here rather than with
+		// jwt.WithValidMethods, which reports a wrong one as a bad
+		// signature: alg "none", an RSA or an HS512 token are refused
+		// before any key is used.
+		if tok.Method != jwt.SigningMethodHS256 {
+			return nil, errAlg
 		}
+		return t.keys, nil
+	})
+	if err != nil {
+		return "", &TokenError{t.reason(err, &claims)}
 	}
-	if !ok {
-		return "", &TokenError{tokenSignature}
-	}
-	var claims struct {
-		Sub string   `json:"sub"`
-		Exp *float64 `json:"exp"`
-		Nbf *float64 `json:"nbf"`
-	}
-	if err := decodeSegment(parts[1], &claims); err != nil {
-		return "", &TokenError{tokenMalformed}
-	}
-	if claims.Exp == nil || now.Add(-t.leeway).After(unixTime(*claims.Exp)) {
-		return "", &TokenError{tokenExpired}
-	}
-	if claims.Nbf != nil && now.Add(t.leeway).Before(unixTime(*claims.Nbf)) {
-		return "", &TokenError{tokenNotYet}
-	}
-	if claims.Sub == "" || len(claims.Sub) > 256 {
+	if claims.Subject == "" || len(claims.Subject) > 256 {
 		return "", &TokenError{tokenNoSubject}
 	}
-	return claims.Sub, nil
+	return claims.Subject, nil
+}
+
+// reason maps an error of the JWT library onto a refusal reason. A missing
+// required claim is reported as the claim's own failure: no exp as expired,
+// no aud as a bad audience, no iss as a bad issuer.
+func (t *Tokens) reason(err error, claims *jwt.RegisteredClaims) string {
+	missing := errors.Is(err, jwt.ErrTokenRequiredClaimMissing)
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return tokenMalformed
+	case errors.Is(err, errAlg), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return tokenAlg // alg unknown, missing, or not HS256
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return tokenSignature
+	case errors.Is(err, jwt.ErrTokenExpired), missing && claims.ExpiresAt == nil:
+		return tokenExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return tokenNotYet
+	case errors.Is(err, jwt.ErrTokenInvalidAudience), missing && t.audience != "" && len(claims.Audience) == 0:
+		return tokenAudience
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer), missing && t.issuer != "" && claims.Issuer == "":
+		return tokenIssuer
+	}
+	return tokenMalformed
 }
 
 // Mint returns a token for sub, valid for ttl from now, signed with the first
-// secret. The relay itself uses it only for its demo page; an integrator's
-// back end mints tokens with any JWT library (see docs/protocol.md).
+// secret and carrying the configured audience and issuer. The relay itself
+// uses it only for its demo page; an integrator's back end mints tokens with
+// any JWT library (see docs/protocol.md).
 func (t *Tokens) Mint(sub string, ttl time.Duration, now time.Time) string {
-	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
-	claims, _ := json.Marshal(map[string]any{"sub": sub, "iat": now.Unix(), "exp": now.Add(ttl).Unix()})
-	signed := header + "." + base64.RawURLEncoding.EncodeToString(claims)
-	mac := hmac.New(sha256.New, t.secrets[0])
-	mac.Write([]byte(signed))
-	return signed + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	claims := jwt.RegisteredClaims{
+		Subject:   sub,
+		Issuer:    t.issuer,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}
+	if t.audience != "" {
+		claims.Audience = jwt.ClaimStrings{t.audience}
+	}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	if err != nil {
+		panic("relay: sign a token: " + err.Error()) // only with a key that is not []byte
+	}
+	return signed
 }
 
 // tokenReason is the reason of a token error, "malformed" for others.
@@ -147,16 +185,4 @@ func tokenReason(err error) string {
 		return te.Reason
 	}
 	return tokenMalformed
-}
-
-func decodeSegment(seg string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
-func unixTime(sec float64) time.Time {
-	return time.Unix(0, int64(sec*float64(time.Second)))
 }

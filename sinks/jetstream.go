@@ -103,7 +103,7 @@ type JetStream struct {
 	inbox   string // "<inbox>." : reply subjects are inbox + sequence
 	sub     *nats.Subscription
 	watch   *watcher
-	msgs    sync.Pool
+	msgs    msgPool
 	done    chan struct{}
 	closer  sync.Once
 
@@ -147,7 +147,6 @@ func NewJetStream(ctx context.Context, nc *nats.Conn, cfg StreamConfig, timeout 
 		pending: map[uint64]pendingPub{},
 		done:    make(chan struct{}),
 	}
-	s.msgs.New = func() any { return &nats.Msg{Header: nats.Header{msgIDHeader: []string{""}}} }
 	s.sub, err = nc.Subscribe(s.inbox+"*", s.onAck)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to the publish acknowledgements: %w", err)
@@ -189,8 +188,9 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 	return nil
 }
 
-// Publish sends env to the stream, with env.ID as Nats-Msg-Id, and
-// completes it when the stream's PubAck arrives; see relay.Sink.
+// Publish sends env to the stream, with env.ID as Nats-Msg-Id and the
+// CloudEvents headers, and completes it when the stream's PubAck arrives;
+// see relay.Sink.
 func (s *JetStream) Publish(env relay.Envelope, c relay.Completion, tag int) {
 	if err := checkConnected(s.nc); err != nil {
 		c.Published(tag, false, fmt.Errorf("publish to %s in stream %s: %w", env.Subject, s.stream, err))
@@ -202,23 +202,13 @@ func (s *JetStream) Publish(env relay.Envelope, c relay.Completion, tag int) {
 	s.pending[seq] = pendingPub{c: c, tag: tag, deadline: time.Now().Add(s.timeout).UnixNano()}
 	s.mu.Unlock()
 
-	msg := s.msgs.Get().(*nats.Msg)
-	msg.Subject, msg.Data = env.Subject, env.Data
+	msg := s.msgs.get(env)
 	var reply [96]byte // one allocation, the reply subject, not two
 	msg.Reply = string(strconv.AppendUint(append(reply[:0], s.inbox...), seq, 10))
-	if env.ID != "" {
-		msg.Header[msgIDHeader][0] = env.ID
-	} else {
-		delete(msg.Header, msgIDHeader)
-	}
 	// PublishMsg copies the message into the client's buffer: the Msg and
 	// env.Data are free again when it returns.
-	err := s.nc.PublishMsg(msg)
-	msg.Data, msg.Reply = nil, ""
-	if _, ok := msg.Header[msgIDHeader]; !ok {
-		msg.Header[msgIDHeader] = []string{""}
-	}
-	s.msgs.Put(msg)
+	err := s.nc.PublishMsg(&msg.Msg)
+	s.msgs.put(msg)
 	if err != nil {
 		if p, ok := s.take(seq); ok {
 			p.c.Published(p.tag, false, fmt.Errorf("publish to %s in stream %s: %w", env.Subject, s.stream, classify(s.nc, err)))

@@ -23,6 +23,7 @@ const msgIDHeader = nats.MsgIdHdr
 type NATS struct {
 	nc      *nats.Conn
 	timeout time.Duration
+	msgs    msgPool
 
 	mu       sync.Mutex
 	waiting  []natsWaiter
@@ -47,14 +48,17 @@ func NewNATS(nc *nats.Conn, timeout time.Duration) *NATS {
 }
 
 // Publish sends env to env.Subject with env.ID in the Nats-Msg-Id header
-// and completes it when the server confirms it has read it. duplicate is
+// and the CloudEvents headers, and completes it when the server confirms it has read it. duplicate is
 // always false: core NATS does not de-duplicate.
 func (s *NATS) Publish(env relay.Envelope, c relay.Completion, tag int) {
 	if err := checkConnected(s.nc); err != nil {
 		c.Published(tag, false, fmt.Errorf("publish to %s: %w", env.Subject, err))
 		return
 	}
-	if err := s.nc.PublishMsg(newMsg(env)); err != nil {
+	msg := s.msgs.get(env)
+	err := s.nc.PublishMsg(&msg.Msg) // copies the message: msg is free again
+	s.msgs.put(msg)
+	if err != nil {
 		c.Published(tag, false, fmt.Errorf("publish to %s: %w", env.Subject, classify(s.nc, err)))
 		return
 	}
@@ -100,15 +104,4 @@ func (s *NATS) Ready(ctx context.Context) error {
 		return err
 	}
 	return checkConnected(s.nc)
-}
-
-// newMsg builds the NATS message for env. The body is not copied: the NATS
-// client copies it into its write buffer before Publish returns.
-func newMsg(env relay.Envelope) *nats.Msg {
-	msg := nats.NewMsg(env.Subject)
-	msg.Data = env.Data
-	if env.ID != "" {
-		msg.Header.Set(msgIDHeader, env.ID)
-	}
-	return msg
 }

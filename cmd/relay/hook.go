@@ -89,7 +89,7 @@ func (s serveCmd) mountHookAndDemo(srv *relay.Server, nc *nats.Conn, subject str
 			}
 		}()
 		var mint func() string
-		if tokens, _ := relay.NewTokens(s.TokenSecret); tokens != nil {
+		if tokens, _ := relay.NewTokens(s.TokenSecret, relay.TokenAudience(s.TokenAudience), relay.TokenIssuer(s.TokenIssuer)); tokens != nil {
 			// The demo page plays the integrator's back end: it hands its
 			// hook a token, long enough for a demo session.
 			mint = func() string { return tokens.Mint("demo-agent", 12*time.Hour, time.Now()) }

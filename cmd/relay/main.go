@@ -2,7 +2,7 @@
 // agentCall messages from the browser onto NATS subjects.
 //
 //	relay [serve] [flags]   run the relay (the default command)
-//	relay tail [subject]    print published events, one JSON per line
+//	relay tail [subject]    print published messages with their subjects, one per line
 //	relay version           print the version
 //
 // main is the only place that knows every package: it reads the
@@ -25,7 +25,7 @@ var version = "dev"
 // README.md's configuration table lists them and a test keeps it complete.
 type cli struct {
 	Serve   serveCmd   `cmd:"" default:"withargs" help:"Run the relay (the default command)."`
-	Tail    tailCmd    `cmd:"" help:"Print events published on NATS, one JSON object per line."`
+	Tail    tailCmd    `cmd:"" help:"Print the messages published on NATS with their subjects, one per line (JSON or text); --since or --all replay the stream first."`
 	Version versionCmd `cmd:"" help:"Print the version and exit."`
 	Bench   benchCmd   `cmd:"" help:"Measure the relay against the direct NATS paths on this machine and print Markdown tables (docs/performance.md)."`
 
@@ -43,7 +43,7 @@ func run(args []string) int {
 		kong.Name("relay"),
 		kong.Description("callrelay: Sobot agent workbench events from the browser to NATS."),
 		kong.UsageOnError(),
-		kong.Vars{"version": version},
+		kong.Vars{"version": version, "tail_nats_url": defaultTailURL},
 	)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relay:", err)

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -59,14 +61,21 @@ func runAsNewUser(t *testing.T, bin string, extra ...string) {
 	// The banner names the addresses.
 	banner := map[string]string{}
 	sc := bufio.NewScanner(stdout)
-	for len(banner) < 3 && sc.Scan() {
+	for len(banner) < 4 && sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) >= 2 && (f[0] == "websocket" || f[0] == "nats" || f[0] == "metrics") {
 			banner[f[0]] = f[1]
 		}
+		if len(f) >= 2 && f[0] == "subjects" {
+			banner["subjects"] = sc.Text()
+		}
 	}
-	if len(banner) < 3 {
+	if len(banner) < 4 {
 		t.Fatalf("banner incomplete: %v\nlogs:\n%s", banner, logs.String())
+	}
+	// The NATS port is not the default one: the tail hint says where.
+	if want := "follow them: go run ./cmd/relay tail --nats-url " + banner["nats"]; !strings.HasSuffix(banner["subjects"], want) {
+		t.Errorf("banner: got %q, want it to end with %q", banner["subjects"], want)
 	}
 	go func() { // keep draining stdout
 		for sc.Scan() {
@@ -144,6 +153,9 @@ func runAsNewUser(t *testing.T, bin string, extra ...string) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("relay did not exit within 30s of SIGTERM")
 	}
+	if !strings.Contains(logs.String(), `"level":"warn"`) || !strings.Contains(logs.String(), "neither --workbench-origins nor --allowed-origins is set") {
+		t.Errorf("logs lack the warning about no origins:\n%s", logs.String())
+	}
 	if !strings.Contains(logs.String(), `"relay stopped"`) {
 		t.Errorf("logs lack the stop line:\n%s", logs.String())
 	}
@@ -153,20 +165,94 @@ func runAsNewUser(t *testing.T, bin string, extra ...string) {
 }
 
 // A configuration mistake is reported before anything listens, with every
-// problem named, and exit code 1.
+// problem on a line of its own that names the flag and the value, and exit
+// code 1.
 func TestBadConfigurationFailsClearly(t *testing.T) {
 	bin := MustBuild(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--tenant", "a.b", "--allowed-origins", "*", "--addr", "127.0.0.1:0")
+	cmd := exec.CommandContext(ctx, bin, "--tenant", "a b", "--allowed-origins", "*", "--addr", "127.0.0.1:0",
+		"--workbench-origins", "https://*.com", "--token-issuer", "https://crm.example.com", "--ws-window", "5000",
+		"--max-batch-bytes", "1000", "--call-idle-ttl", "1m", "--stream-replicas", "7")
 	cmd.Env = append(os.Environ(), "RELAY_MAX_MESSAGE_BYTES=-5")
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("got %v, want exit 1\n%s", err, out)
 	}
-	for _, want := range []string{"tenant", "every origin", "max message bytes"} {
+	for _, want := range []string{
+		"relay: invalid configuration:\n",
+		"\n  --tenant \"a b\": must be 1 to 64 letters, digits, '_' or '-'\n",
+		"\n  --allowed-origins \"*\": trusting every origin is not supported; list the origins\n",
+		"\n  --workbench-origins \"https://*.com\": a pattern needs a domain of at least two labels",
+		"\n  --max-message-bytes -5: must be positive\n",
+		"\n  --token-issuer \"https://crm.example.com\": checks tokens, which only --token-secret turns on\n",
+		"\n  --ws-window 5000: must be at most 4096\n",
+		"\n  --call-idle-ttl 1m0s: must not be shorter than --call-ended-ttl (5m0s)\n",
+		"\n  --stream-replicas 7: must be 1 to 5",
+	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "allowed origin") && strings.Contains(string(out), "https://*.com") &&
+		!strings.Contains(string(out), "--workbench-origins \"https://*.com\"") {
+		t.Errorf("a workbench origin is reported as an allowed origin:\n%s", out)
+	}
+	// The relation between two settings names both flags; a secret is
+	// never shown.
+	cmd = exec.CommandContext(ctx, bin, "--addr", "127.0.0.1:0", "--max-message-bytes", "4096", "--max-batch-bytes", "1000")
+	cmd.Env = append(os.Environ(), "RELAY_TOKEN_SECRET=0123456789abcdef0123456789abcdef,too-short-secret")
+	out, _ = cmd.CombinedOutput()
+	for _, want := range []string{
+		"\n  --max-batch-bytes 1000: must be at least --max-message-bytes (4096)\n",
+		"\n  --token-secret: secret 2 is 16 bytes; use at least 32 random bytes",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "too-short-secret") {
+		t.Errorf("the output shows a token secret:\n%s", out)
+	}
+}
+
+// A port in use is reported once, with the flag that changes it, before
+// anything starts.
+func TestPortInUseNamesTheFlag(t *testing.T) {
+	bin := MustBuild(t)
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	busy := held.Addr().String()
+	for _, tc := range []struct{ flag, other string }{{"--addr", "--nats-listen"}, {"--nats-listen", "--addr"}} {
+		t.Run(tc.flag, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, tc.flag, busy, tc.other, "127.0.0.1:0", "--demo", "off", "--data-dir", t.TempDir())
+			out, err := cmd.CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Fatalf("got %v, want exit 1\n%s", err, out)
+			}
+			want := fmt.Sprintf("relay: %s %s: the address is in use (another relay still running?); stop that process, or choose another port with %s\n", tc.flag, busy, tc.flag)
+			if string(out) != want {
+				t.Errorf("got:\n%s\nwant exactly:\n%s", out, want)
+			}
+		})
+	}
+}
+
+// serve --help says what --workbench-origins does, and what none means.
+func TestWorkbenchOriginsHelp(t *testing.T) {
+	out, _ := exec.Command(MustBuild(t), "serve", "--help").CombinedOutput()
+	help := strings.Join(strings.Fields(string(out)), " ")
+	for _, want := range []string{
+		"Origins of the Sobot workbench iframe whose postMessages the hook forwards",
+		"With none, the hook forwards nothing (except the demo's simulator in demo mode); a lone * is refused",
+	} {
+		if !strings.Contains(help, want) {
+			t.Errorf("serve --help lacks %q:\n%s", want, out)
 		}
 	}
 }

@@ -53,6 +53,8 @@ type serveCmd struct {
 	MaxCalls         int           `default:"100000" env:"RELAY_MAX_CALLS" help:"Most calls held in memory; the least recently changed is evicted beyond."`
 	MaxAgents        int           `default:"50000" env:"RELAY_MAX_AGENTS" help:"Most agents held in memory; the least recently changed is evicted beyond."`
 	TokenSecret      []string      `name:"token-secret" env:"RELAY_TOKEN_SECRET" sep:"," help:"Require client tokens: HS256 JWTs signed with this secret (at least 32 bytes; several, comma-separated, while rotating). Prefer the environment variable to the flag, which other users can see."`
+	TokenAudience    string        `name:"token-audience" env:"RELAY_TOKEN_AUDIENCE" help:"With tokens, require this value in every token's aud claim."`
+	TokenIssuer      string        `name:"token-issuer" env:"RELAY_TOKEN_ISSUER" help:"With tokens, require every token's iss claim to be this value."`
 	HelloTimeout     time.Duration `default:"10s" env:"RELAY_HELLO_TIMEOUT" help:"With tokens, how long a WebSocket client has to send its hello frame with a token."`
 	ShutdownTimeout  time.Duration `default:"20s" env:"RELAY_SHUTDOWN_TIMEOUT" help:"How long SIGTERM waits for events in hand and connections to finish."`
 	LogLevel         string        `default:"info" enum:"debug,info,warn,error" env:"RELAY_LOG_LEVEL" help:"Log level: debug, info, warn, error."`
@@ -63,7 +65,7 @@ type serveCmd struct {
 	PseudonymKey  string `name:"pseudonym-key" env:"RELAY_PSEUDONYM_KEY" help:"Key of the policy's pseudonyms (HMAC-SHA256, at least 32 bytes); the same key gives the same pseudonyms on every replica and restart. Prefer the environment variable to the flag, which other users can see."`
 
 	// The browser hook and the demo (browserhook/, demo/).
-	WorkbenchOrigins  []string `name:"workbench-origins" env:"RELAY_WORKBENCH_ORIGINS" sep:"," help:"Origins of the Sobot workbench iframe whose postMessages the hook forwards: exact (https://v6.example.com) or subdomain patterns (https://*.sobot.com), comma-separated. Written into GET /hook.js. No entry trusts every origin."`
+	WorkbenchOrigins  []string `name:"workbench-origins" env:"RELAY_WORKBENCH_ORIGINS" sep:"," help:"Origins of the Sobot workbench iframe whose postMessages the hook forwards: exact (https://v6.example.com) or subdomain patterns (https://*.sobot.com), comma-separated. Written into GET /hook.js. With none, the hook forwards nothing (except the demo's simulator in demo mode); a lone * is refused."`
 	Demo              string   `default:"auto" enum:"auto,on,off" env:"RELAY_DEMO" help:"The demo page at /demo with a simulated workbench: auto (on with the embedded NATS server and a loopback --addr, else off), on, off. Its live panel shows everything published."`
 	DemoWorkbenchAddr string   `default:"127.0.0.1:8081" env:"RELAY_DEMO_WORKBENCH_ADDR" help:"Listen address of the demo's simulated workbench, a second origin (port 0: a free port). Only in demo mode; its origin is then added to the hook's workbench origins."`
 }
@@ -93,6 +95,8 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		PublishTimeout:   s.PublishTimeout,
 		Window:           s.WSWindow,
 		TokenSecrets:     s.TokenSecret,
+		TokenAudience:    s.TokenAudience,
+		TokenIssuer:      s.TokenIssuer,
 		HelloTimeout:     s.HelloTimeout,
 		CallEndedTTL:     s.CallEndedTTL,
 		CallIdleTTL:      s.CallIdleTTL,
@@ -108,7 +112,21 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		return err
 	}
 	cfg.Redaction = policy
+	// A port in use is named with its flag before anything starts.
+	if err := checkFree("--addr", s.Addr); err != nil {
+		return err
+	}
+	if s.NatsURL == "" {
+		if err := checkFree("--nats-listen", s.NatsListen); err != nil {
+			return err
+		}
+	}
 	logRedaction(log, policy)
+	if len(s.WorkbenchOrigins) == 0 && len(s.AllowedOrigins) == 0 {
+		log.Warn().Msg("neither --workbench-origins nor --allowed-origins is set: the hook forwards no workbench's messages " +
+			"(in demo mode, only the simulator's) and only pages served by the relay itself on a loopback address may connect; " +
+			"set --workbench-origins to your Sobot workbench's origin and --allowed-origins to your page's")
+	}
 	subjects, _ := events.NewSubjects(s.SubjectPrefix, s.Tenant)
 	demoOn := s.demoOn()
 
@@ -204,7 +222,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	defer hook.Close()
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.Addr, err)
+		return listenError("--addr", s.Addr, err)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -219,7 +237,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	fmt.Fprintf(out, "  websocket  %s/v1/ws\n", wsBase)
 	fmt.Fprintf(out, "  post       %s/v1/events\n", httpBase)
 	fmt.Fprintf(out, "  nats       %s (%s; %s)\n", sinks.RedactURL(natsURL), natsNote, sinkDesc)
-	fmt.Fprintf(out, "  subjects   %s   follow them: go run ./cmd/relay tail\n", subjects.All())
+	fmt.Fprintf(out, "  subjects   %s   follow them: %s\n", subjects.All(), tailHint(natsURL))
 	fmt.Fprintf(out, "  metrics    %s/metrics\n", httpBase)
 	fmt.Fprintf(out, "  state      %s\n", stateDesc)
 	fmt.Fprintf(out, "  hook       %s/hook.js\n", httpBase)
@@ -264,7 +282,7 @@ func (s serveCmd) validate(cfg relay.Config) error {
 			errs = append(errs, fmt.Errorf("--nats-listen %q: %w", s.NatsListen, err))
 		}
 		if s.DataDir == "" {
-			errs = append(errs, errors.New("--data-dir must not be empty with the embedded NATS server"))
+			errs = append(errs, errors.New(`--data-dir "": must not be empty with the embedded NATS server`))
 		}
 	}
 	if s.StreamReplicas < 1 || s.StreamReplicas > 5 {
@@ -274,7 +292,7 @@ func (s serveCmd) validate(cfg relay.Config) error {
 		errs = append(errs, fmt.Errorf("--stream %q: a stream name cannot contain '.', '*', '>' or spaces", s.Stream))
 	}
 	if _, err := relay.NewOriginPolicy(s.WorkbenchOrigins, false); err != nil {
-		errs = append(errs, fmt.Errorf("--workbench-origins: %w", err))
+		errs = append(errs, relay.OriginErrors("workbench origin", err)...)
 	}
 	if s.demoOn() {
 		if _, _, err := splitHostPort(s.DemoWorkbenchAddr); err != nil {
@@ -288,12 +306,19 @@ func (s serveCmd) validate(cfg relay.Config) error {
 		errs = append(errs, fmt.Errorf("--state-bucket %q: use letters, digits, '-' and '_' only", s.StateBucket))
 	}
 	if s.ShutdownTimeout <= 0 {
-		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", s.ShutdownTimeout))
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	return newConfigError(errs)
+}
+
+// tailHint is the command that follows the relay's subjects, with the NATS
+// URL when it is not tail's default.
+func tailHint(natsURL string) string {
+	hint := "go run ./cmd/relay tail"
+	if natsURL != defaultTailURL {
+		hint += " --nats-url " + sinks.RedactURL(natsURL)
 	}
-	return nil
+	return hint
 }
 
 // validBucket reports whether name can prefix a key-value bucket name.

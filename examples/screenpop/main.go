@@ -3,7 +3,10 @@
 // phone rings or the call is answered.
 //
 // It reads the relay's JetStream stream with a durable consumer, filtered to
-// the ringing and established events and the call view. A call pops as soon
+// the ringing and established events and the call view, and reads each
+// message as a CloudEvent with the CloudEvents Go SDK: the relay sends the
+// attributes as "ce-" headers (the NATS binding's binary mode), the JSON
+// body is the event's data. A call pops as soon
 // as a message says who the customer is (the talk details correlated on an
 // event, or the call view's customer). Each pop is recorded in a NATS KV
 // bucket under the call id before the message is acknowledged, so a restart,
@@ -19,7 +22,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,6 +34,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -138,7 +142,7 @@ type popper struct {
 // pop is acknowledged; a failure to record the pop asks for the message
 // again.
 func (p *popper) handle(ctx context.Context, msg jetstream.Msg) {
-	pop, ok, err := decode(msg.Data())
+	pop, ok, err := read(ctx, msg)
 	if err != nil {
 		p.log.Warn("not a callrelay message, dropped", "subject", msg.Subject(), "err", err)
 		_ = msg.Term()
@@ -189,28 +193,50 @@ func printPop(w io.Writer, p pop) {
 // message holds the fields of the relay's published events and call views
 // that a pop needs (README, "Subjects"; events/schema in the repository).
 type message struct {
-	CallID    string `json:"callId"`
-	MessageID string `json:"messageID"` // events
-	State     string `json:"state"`     // call views
-	Agent     *struct {
+	CallID string `json:"callId"`
+	State  string `json:"state"` // call views
+	Agent  *struct {
 		Email string `json:"email"`
 	} `json:"agent"`
 	Talk     map[string]any `json:"talk"`     // events: the call's iframeParams params
 	Customer map[string]any `json:"customer"` // call views
 }
 
-// decode reads a message; ok is true when it can pop a call.
-func decode(data []byte) (pop, bool, error) {
+// The CloudEvents types of the messages screenpop reads (README, "Subjects").
+const (
+	typeRinging     = "com.sobot.agentcall.callBarEvent.EventRinging"
+	typeEstablished = "com.sobot.agentcall.callBarEvent.EventEstablished"
+	typeCall        = "com.sobot.agentcall.call"
+)
+
+// read turns msg into a CloudEvent with the SDK and decodes it; ok is true
+// when it can pop a call.
+func read(ctx context.Context, msg jetstream.Msg) (pop, bool, error) {
+	e, err := binding.ToEvent(ctx, natsMessage{msg})
+	if err != nil {
+		return pop{}, false, fmt.Errorf("read as a cloudevent: %w", err)
+	}
+	if err := e.Validate(); err != nil {
+		return pop{}, false, fmt.Errorf("invalid cloudevent: %w", err)
+	}
+	return decode(e)
+}
+
+// decode reads an event; ok is true when it can pop a call.
+func decode(e *event.Event) (pop, bool, error) {
 	var m message
-	if err := json.Unmarshal(data, &m); err != nil {
+	if err := e.DataAs(&m); err != nil {
 		return pop{}, false, err
 	}
-	if m.CallID == "" {
-		return pop{}, false, errors.New("no callId")
+	if e.Subject() == "" || e.Subject() != m.CallID {
+		return pop{}, false, errors.New("no call id in the CloudEvents subject and the body's callId")
 	}
-	switch {
-	case m.MessageID == "EventRinging" || m.MessageID == "EventEstablished":
-	case m.State == "ringing" || m.State == "established":
+	switch e.Type() {
+	case typeRinging, typeEstablished:
+	case typeCall:
+		if m.State != "ringing" && m.State != "established" {
+			return pop{}, false, nil
+		}
 	default:
 		return pop{}, false, nil
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callrelay/callrelay/events"
+	"github.com/callrelay/callrelay/relay"
 	"github.com/callrelay/callrelay/sinks"
 )
 
@@ -44,19 +45,31 @@ func TestPopsEachCallOnce(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	// The stream the relay creates.
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+	// The relay's own sink and stream, so that the messages carry the
+	// relay's headers, CloudEvents attributes included.
+	sink, err := sinks.NewJetStream(ctx, nc, sinks.StreamConfig{
 		Name: "AGENTCALL", Subjects: []string{"agentcall.>"}, Duplicates: 10 * time.Minute,
-	}); err != nil {
+	}, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer sink.Close()
 	pub := func(subject, id string, v any) {
 		t.Helper()
 		data, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := js.Publish(ctx, subject, data, jetstream.WithMsgID(id)); err != nil {
+		var body struct {
+			CallID string `json:"callId"`
+		}
+		_ = json.Unmarshal(data, &body)
+		done := make(chan error, 1)
+		sink.Publish(relay.Envelope{
+			Subject: subject, ID: id, Type: "com.sobot.agentcall." + strings.TrimPrefix(subject, "agentcall.default."),
+			Source: "/callrelay/agentcall/default", CallID: body.CallID, Time: time.Now().UTC().Format(time.RFC3339Nano), Data: data,
+		}, completion(done), 0)
+		if err := <-done; err != nil {
 			t.Fatalf("publish %s: %v", subject, err)
 		}
 	}
@@ -145,6 +158,11 @@ func callView(callID, state string, revision int, partnerID, phone string) map[s
 	}
 	return v
 }
+
+// completion is a relay.Completion that hands the outcome to a channel.
+type completion chan error
+
+func (c completion) Published(_ int, _ bool, err error) { c <- err }
 
 // MustBuild builds the example once per test.
 func MustBuild(tb testing.TB) string {
