@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	"github.com/callrelay/callrelay/relay"
@@ -19,12 +20,24 @@ var ErrOutage = errors.New("demo: simulated NATS outage (the demo's outage switc
 // callrelay_sink_up is 0, and the hook keeps the events queued until the
 // switch is off again. cmd/relay wraps the sink with it in demo mode only.
 //
+// When the switch goes off, Outage calls the functions given to OnResume,
+// as a sink whose NATS connection comes back does, so that a relay that
+// tells its clients of a recovery (a resume frame) does so for the
+// simulated outage too; the wrapped sink's own recoveries are passed on
+// while the switch is off.
+//
 // Outage is safe for concurrent use; while it is not paused it adds one
 // atomic load to each Publish.
 type Outage struct {
 	next   relay.Sink
 	paused atomic.Bool
+
+	mu      sync.Mutex
+	resumes []func()
 }
+
+// resumer is a sink that reports when it can publish again.
+type resumer interface{ OnResume(fn func()) }
 
 var _ relay.Sink = (*Outage)(nil)
 
@@ -48,8 +61,35 @@ func (o *Outage) Ready(ctx context.Context) error {
 	return o.next.Ready(ctx)
 }
 
-// Pause turns the simulated outage on (true) or off (false).
-func (o *Outage) Pause(on bool) { o.paused.Store(on) }
+// Pause turns the simulated outage on (true) or off (false). Turning it
+// off calls the OnResume functions.
+func (o *Outage) Pause(on bool) {
+	if was := o.paused.Swap(on); !was || on {
+		return
+	}
+	o.mu.Lock()
+	fns := append([]func(){}, o.resumes...)
+	o.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+// OnResume registers fn to be called each time the sink can publish again:
+// when the switch goes off, and when the wrapped sink recovers while the
+// switch is off. fn must return quickly.
+func (o *Outage) OnResume(fn func()) {
+	o.mu.Lock()
+	o.resumes = append(o.resumes, fn)
+	o.mu.Unlock()
+	if r, ok := o.next.(resumer); ok {
+		r.OnResume(func() {
+			if !o.paused.Load() {
+				fn()
+			}
+		})
+	}
+}
 
 // Paused reports whether the simulated outage is on.
 func (o *Outage) Paused() bool { return o.paused.Load() }

@@ -73,6 +73,45 @@ func TestOutageFailsEveryPublishWhilePaused(t *testing.T) {
 	}
 }
 
+// resumingSink is a recorder that can report a recovery of its own.
+type resumingSink struct {
+	recorder
+	fns []func()
+}
+
+func (r *resumingSink) OnResume(fn func()) { r.fns = append(r.fns, fn) }
+func (r *resumingSink) recover() {
+	for _, fn := range r.fns {
+		fn()
+	}
+}
+
+// The end of the simulated outage is told like a real recovery, and the
+// wrapped sink's recoveries are passed on only while the switch is off.
+func TestOutageTellsWhenTheSinkIsBack(t *testing.T) {
+	next := &resumingSink{}
+	o := demo.NewOutage(next)
+	var resumes int
+	o.OnResume(func() { resumes++ })
+	for _, step := range []struct {
+		do   func()
+		want int
+	}{
+		{func() { o.Pause(false) }, 0}, // already off
+		{func() { o.Pause(true) }, 0},
+		{func() { o.Pause(true) }, 0},
+		{next.recover, 0}, // NATS is back, but the switch still holds the outage
+		{func() { o.Pause(false) }, 1},
+		{func() { o.Pause(false) }, 1},
+		{next.recover, 2},
+	} {
+		step.do()
+		if resumes != step.want {
+			t.Fatalf("got %d resumes, want %d", resumes, step.want)
+		}
+	}
+}
+
 func TestOutageSwitchAnswersOnlyThisMachine(t *testing.T) {
 	nc := MustNATS(t)
 	o := demo.NewOutage(&recorder{})
