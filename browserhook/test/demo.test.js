@@ -168,7 +168,9 @@ test('the demo shows an outage, the resend, a reload mid-call and the board', as
 
   // The agent's presence, from the agent-state events.
   await frame.click('button[data-flow="agentStates"]');
-  await h.waitFor(async () => (await text(env, '.agroup[data-state="not ready"]')).includes('ext 8001'), WAIT, 'the agent not ready');
+  await h.waitFor(async () => (await text(env, '#feed')).includes('EventAgentNotReady'), WAIT, 'the agent\'s break on NATS');
+  await h.waitFor(async () => (await frame.evaluate(() => window.callrelaySimulator.saved())) === null, WAIT, 'the agent state flow to end');
+  await h.waitFor(async () => (await text(env, '.agroup[data-state="ready"]')).includes('ext 8001'), WAIT, 'the agent ready again');
 
   // A dropped connection reads in words, and the error clears once the relay answers again.
   await env.page.evaluate(() => {
