@@ -24,7 +24,7 @@ export interface CallrelayStatus {
   dropped: number;
   /** Events handed to navigator.sendBeacon when the page was hidden or unloaded (they stay queued until acked). */
   beaconed: number;
-  /** The most recent problem, or null. */
+  /** The most recent problem, or null; a lost connection clears once the relay answers again, a retryable nack once an event is acknowledged. */
   lastError: CallrelayError | null;
   /** Where the outbox lives: "session" (sessionStorage, survives a reload) or "memory" (storage blocked or full). */
   storage: 'session' | 'memory';

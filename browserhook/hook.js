@@ -103,6 +103,22 @@
       typeof data.type === 'string' && FORWARDED_TYPES[data.type] === true;
   }
 
+  // closeText says in words why a WebSocket closed, for lastError: what the
+  // close code means to the page, then the relay's reason when it gave one.
+  function closeText(code, reason) {
+    var what;
+    switch (code) {
+      case 4000: what = 'the page dropped the connection (callrelay.reconnect())'; break;
+      case 1001: what = 'the relay went away'; break;
+      case 1006: what = 'the connection to the relay was lost'; break;
+      case 1008: what = 'the relay refused the connection'; break;
+      case 1011: what = 'the relay failed'; break;
+      default: what = 'the relay closed the connection';
+    }
+    if (reason) what += ': ' + reason;
+    return what + '; reconnecting';
+  }
+
   // backoffDelay is the wait before reconnect attempt number attempt (0 for
   // the first): "full jitter", a uniform draw from [0, min(max, base * 2^n)).
   // random is a function returning [0, 1), like Math.random.
@@ -263,6 +279,7 @@
     eventFrame: eventFrame,
     helloFrame: helloFrame,
     utf8Length: utf8Length,
+    closeText: closeText,
     beaconBodies: beaconBodies,
     eventsURL: eventsURL,
     newId: newId,
@@ -327,9 +344,16 @@
     };
   }
 
-  function fail(code, message) {
-    lastError = { code: code, message: String(message || ''), at: new Date().toISOString() };
+  // fail records the latest problem. until names what ends it, if anything
+  // does: "welcome" (the relay answered a new connection) or "ack" (the
+  // relay published again); settle clears it then.
+  function fail(code, message, until) {
+    lastError = { code: code, message: String(message || ''), at: new Date().toISOString(), until: until || '' };
     debug('error', code, lastError.message);
+  }
+
+  function settle(what) {
+    if (lastError && lastError.until === what) lastError = null;
   }
 
   function emit(name, payload) {
@@ -512,7 +536,7 @@
       try {
         sock = new win.WebSocket(cfg.relay);
       } catch (e) {
-        fail('connect_failed', e && e.message);
+        fail('connect_failed', e && e.message, 'welcome');
         scheduleReconnect();
         return;
       }
@@ -544,7 +568,7 @@
       // The hook checks sizes and sends only text: either is a bug to report.
       fail('closed_' + code, reason || 'the relay refused a frame');
     } else if (code !== 1000) {
-      fail('disconnected', 'close ' + code + (reason ? ': ' + reason : ''));
+      fail('disconnected', closeText(code, reason), 'welcome');
     }
     setConnected(false, { code: code, reason: reason });
     scheduleReconnect();
@@ -564,6 +588,7 @@
     switch (f.type) {
       case 'welcome':
         attempt = 0; // the relay answered: the next drop starts the back-off afresh
+        settle('welcome');
         if (typeof f.maxMessageBytes === 'number' && f.maxMessageBytes > 0) maxMessageBytes = f.maxMessageBytes;
         break;
       case 'ack': {
@@ -573,6 +598,7 @@
           counts.acked++;
           persistSoon();
         }
+        settle('ack');
         emit('ack', { id: f.id, status: f.status });
         break;
       }
@@ -580,7 +606,7 @@
         delete inflight[f.id];
         emit('nack', { id: f.id, code: f.code, message: f.message, retry: f.retry === true });
         if (f.retry === true) {
-          fail(f.code || 'nack', f.message);
+          fail(f.code || 'nack', f.message, 'ack');
           scheduleResend();
         } else {
           var gone = f.id ? removeById(f.id) : null;

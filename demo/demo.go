@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
@@ -29,17 +30,26 @@ type Config struct {
 	// Token, when the relay requires tokens, mints the token the demo page
 	// hands its hook (data-token), as an integrator's back end would.
 	Token func() string
+	// Outage, when set, is the sink wrapper behind the page's outage switch
+	// (GET and POST /demo/outage); without it the switch is not offered.
+	Outage *Outage
 }
 
 // Demo serves the parent page (/demo), its assets (/demo/demo.js,
-// /demo/demo.css) and the live feed (/demo/feed). Create it with New, mount
-// it on "/demo" and "/demo/", and Close it before the HTTP server shuts down
-// (Close ends the feeds' long-lived responses).
+// /demo/demo.css, /demo/favicon.svg), the live feed (/demo/feed) and the
+// outage switch (/demo/outage). Create it with New, mount it on "/demo" and
+// "/demo/", and Close it before the HTTP server shuts down (Close ends the
+// feeds' long-lived responses).
+//
+// It answers only requests whose Host is a loopback address or localhost
+// and whose Origin, when present, is that same host: its feed shows
+// personal data, and its switch changes what the relay does.
 type Demo struct {
 	cfg  Config
 	page *template.Template
 	js   []byte
 	css  []byte
+	icon []byte
 	feed *Feed
 }
 
@@ -59,11 +69,16 @@ func New(nc *nats.Conn, cfg Config) (*Demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Demo{cfg: cfg, page: page, js: mustRead("demo.js"), css: mustRead("demo.css"), feed: feed}, nil
+	return &Demo{cfg: cfg, page: page, js: mustRead("demo.js"), css: mustRead("demo.css"), icon: mustRead("favicon.svg"), feed: feed}, nil
 }
 
 // ServeHTTP routes the demo's paths.
 func (d *Demo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !local(r) {
+		d.cfg.Logger.Warn().Str("path", r.URL.Path).Msg("demo: refused a request that is not from this machine")
+		http.Error(w, "the demo answers only on a loopback address (open it as http://127.0.0.1:<port>/demo)", http.StatusForbidden)
+		return
+	}
 	switch r.URL.Path {
 	case "/demo", "/demo/":
 		d.servePage(w, r)
@@ -71,8 +86,12 @@ func (d *Demo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveStatic(w, r, d.js, "text/javascript; charset=utf-8")
 	case "/demo/demo.css":
 		serveStatic(w, r, d.css, "text/css; charset=utf-8")
+	case "/demo/favicon.svg":
+		serveStatic(w, r, d.icon, "image/svg+xml")
 	case "/demo/feed":
 		d.feed.ServeHTTP(w, r)
+	case "/demo/outage":
+		d.serveOutage(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -86,19 +105,23 @@ func (d *Demo) servePage(w http.ResponseWriter, r *http.Request) {
 	if d.cfg.Token != nil {
 		token = d.cfg.Token()
 	}
-	err := d.page.Execute(&buf, map[string]string{
+	err := d.page.Execute(&buf, map[string]any{
 		"Token":           token,
 		"HookSrc":         "http://" + r.Host + "/hook.js",
 		"RelayWS":         "ws://" + r.Host + "/v1/ws",
 		"WorkbenchURL":    d.cfg.WorkbenchURL,
 		"WorkbenchOrigin": d.cfg.WorkbenchOrigin,
 		"Subject":         d.cfg.Subject,
+		"CallSubject":     strings.TrimSuffix(d.cfg.Subject, ">") + "call",
+		"Outage":          d.cfg.Outage != nil,
 	})
 	if err != nil {
 		d.cfg.Logger.Error().Err(err).Msg("demo: render page")
 		http.Error(w, "the demo page could not be rendered", http.StatusInternalServerError)
 		return
 	}
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "frame-ancestors 'none'")
 	serveStatic(w, r, buf.Bytes(), "text/html; charset=utf-8")
 }
 

@@ -65,7 +65,7 @@ func TestPageIncludesTheHookAsAnIntegratorWould(t *testing.T) {
 	res.Body.Close()
 	host := strings.TrimPrefix(ts.URL, "http://")
 	for _, want := range []string{
-		`<script src="http://` + host + `/hook.js" data-relay="ws://` + host + `/v1/ws" async></script>`,
+		`<script src="http://` + host + `/hook.js" data-relay="ws://` + host + `/v1/ws" data-backoff-max-ms="2000" async></script>`,
 		`<iframe id="workbench" src="http://127.0.0.1:8081/"`,
 		`/demo/demo.js`,
 	} {
@@ -252,5 +252,47 @@ func TestWorkbenchServesTheSimulator(t *testing.T) {
 	}
 	if res, _ := http.Get(ts.URL + "/hook.js"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /hook.js on the workbench: got %d, want 404", res.StatusCode)
+	}
+}
+
+// The page refuses to be framed, has an icon, and answers only to a
+// loopback Host (a DNS-rebinding page sends its own name).
+func TestPageIsLocalUnframedAndHasAnIcon(t *testing.T) {
+	_, ts := MustDemo(t, MustNATS(t), 0)
+	res, err := http.Get(ts.URL + "/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if got := res.Header.Get("X-Frame-Options"); got != "DENY" {
+		t.Errorf("X-Frame-Options: got %q, want DENY", got)
+	}
+	if got := res.Header.Get("Content-Security-Policy"); got != "frame-ancestors 'none'" {
+		t.Errorf("Content-Security-Policy: got %q", got)
+	}
+	if !strings.Contains(string(body), `<link rel="icon" href="/demo/favicon.svg"`) {
+		t.Error("the page names no icon")
+	}
+	res, err = http.Get(ts.URL + "/demo/favicon.svg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	icon, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/svg+xml" || !strings.HasPrefix(string(icon), "<svg") {
+		t.Errorf("GET /demo/favicon.svg: got %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	for _, path := range []string{"/demo", "/demo/feed", "/demo/demo.js"} {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+path, nil)
+		req.Host = "rebound.example.com"
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("GET %s with Host rebound.example.com: got %d, want 403", path, res.StatusCode)
+		}
 	}
 }

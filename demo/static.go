@@ -40,14 +40,19 @@ func serveStatic(w http.ResponseWriter, r *http.Request, body []byte, contentTyp
 // Workbench serves the simulated agent workbench: its page at / and the
 // simulator at /simulator.js. cmd/relay serves it on its own listener, so
 // that it is a different origin from the parent page, as in production.
+//
+// Its page may be framed only by pages of this machine (the demo's).
 func Workbench() http.Handler {
-	page, sim := mustRead("workbench.html"), mustRead("simulator.js")
+	page, sim, icon := mustRead("workbench.html"), mustRead("simulator.js"), mustRead("favicon.svg")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/", "/index.html":
+			w.Header().Set("Content-Security-Policy", "frame-ancestors http://127.0.0.1:* http://localhost:* http://[::1]:*")
 			serveStatic(w, r, page, "text/html; charset=utf-8")
 		case "/simulator.js":
 			serveStatic(w, r, sim, "text/javascript; charset=utf-8")
+		case "/favicon.svg":
+			serveStatic(w, r, icon, "image/svg+xml")
 		default:
 			http.NotFound(w, r)
 		}

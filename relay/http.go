@@ -189,6 +189,23 @@ func (s *Server) handleBatch(ctx context.Context, raws []json.RawMessage, agentS
 	return results
 }
 
+// serveIndex answers GET /: where a person who opened the relay's address
+// finds what it serves. (In demo mode cmd/relay sends / to /demo instead.)
+func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"service": "callrelay",
+		"version": s.cfg.Version,
+		"paths": map[string]string{
+			"/v1/ws":     "the browser hook's WebSocket (docs/protocol.md)",
+			"/v1/events": "POST a batch of events (docs/protocol.md)",
+			"/hook.js":   "the browser hook to include in the page that embeds the workbench",
+			"/healthz":   "200 while the process runs",
+			"/readyz":    "200 while NATS can take events",
+			"/metrics":   "Prometheus metrics",
+		},
+	})
+}
+
 // serveHealth answers /healthz: the process is alive.
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -89,7 +89,7 @@ func TestPostEventsAnswersPerEvent(t *testing.T) {
 	})
 }
 
-func TestHealthReadyAndNotFound(t *testing.T) {
+func TestHealthReadyIndexAndNotFound(t *testing.T) {
 	tr := MustRelay(t)
 	for _, tc := range []struct {
 		path   string
@@ -99,6 +99,9 @@ func TestHealthReadyAndNotFound(t *testing.T) {
 		{"/healthz", http.StatusOK, `"ok"`},
 		{"/readyz", http.StatusOK, `"ready"`},
 		{"/nope", http.StatusNotFound, relay.CodeNotFound},
+		{"/", http.StatusOK, `"/v1/ws":`},
+		{"/", http.StatusOK, `"/healthz":`},
+		{"/", http.StatusOK, `"/metrics":`},
 	} {
 		if status, body := tr.get(t, tc.path); status != tc.status || !strings.Contains(body, tc.want) {
 			t.Errorf("%s: got %d %s, want %d containing %s", tc.path, status, body, tc.status, tc.want)

@@ -149,6 +149,10 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 		s.mux.Handle("/metrics", metricsHandler(g, log))
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			s.serveIndex(w, r)
+			return
+		}
 		writeError(w, CodeNotFound, "no such path: see docs/protocol.md")
 	})
 	s.http = &http.Server{

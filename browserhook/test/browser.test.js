@@ -165,6 +165,8 @@ test('relay stopped while the workbench posts, then started again: every event e
   let s = await status(env);
   assert.equal(s.queued, 9);
   assert.equal(s.connected, false);
+  assert.equal(s.lastError && s.lastError.code, 'disconnected', 'lastError tells of the lost connection');
+  assert.match(s.lastError.message, /^the (relay went away|connection to the relay was lost)/, 'in words');
 
   await env.restartRelay();
   await h.waitFor(() => env.tail.events().length >= 14, WAIT, 'all 14 events on NATS');
@@ -177,9 +179,10 @@ test('relay stopped while the workbench posts, then started again: every event e
   s = await status(env);
   assert.deepEqual([s.connected, s.queued, s.acked, s.dropped], [true, 0, 14, 0]);
   assert.ok(s.sent >= 14);
-  assert.equal(s.lastError && s.lastError.code, 'disconnected', 'lastError tells of the lost connection');
+  assert.equal(s.lastError, null, 'lastError is cleared once the relay answers again');
   const states = await hookEvents(env, 'state');
   assert.deepEqual(states.map((e) => e.connected).slice(-2), [false, true], 'state callbacks: lost, then back');
+  assert.match(states.at(-2).reason || '', /relay shutting down/, 'the lost connection said why');
   quiet(env);
 });
 

@@ -224,3 +224,19 @@ test('the simulator plays the reference shapes', () => {
   assert.deepEqual(flows.agentStates({ now }).map((m) => m.params.messageID),
     ['EventAgentLogin', 'EventAgentReady', 'EventAgentNotReady', 'EventAgentReady']);
 });
+
+test('closeText says why the connection closed in words, never a bare code', () => {
+  const cases = [
+    [4000, 'reconnect requested by the page', 'the page dropped the connection (callrelay.reconnect()): reconnect requested by the page; reconnecting'],
+    [1001, 'relay shutting down', 'the relay went away: relay shutting down; reconnecting'],
+    [1006, '', 'the connection to the relay was lost; reconnecting'],
+    [1008, 'token refused: expired', 'the relay refused the connection: token refused: expired; reconnecting'],
+    [1011, '', 'the relay failed; reconnecting'],
+    [4999, '', 'the relay closed the connection; reconnecting']
+  ];
+  for (const [code, reason, want] of cases) {
+    const got = hook.closeText(code, reason);
+    assert.equal(got, want, `closeText(${code}, ${JSON.stringify(reason)})`);
+    assert.doesNotMatch(got, /close \d|\b\d{4}\b/, 'no bare close code');
+  }
+});

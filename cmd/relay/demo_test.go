@@ -97,6 +97,35 @@ func TestDemoAndHook(t *testing.T) {
 		if code, sim := mustGet(t, wbOrigin+"/simulator.js"); code != 200 || !strings.Contains(sim, "callrelaySimulator") {
 			t.Errorf("GET %s/simulator.js: got %d", wbOrigin, code)
 		}
+		base := strings.TrimSuffix(f[0], "/demo")
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, err := noFollow.Get(base + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/demo" {
+			t.Errorf("GET /: got %d to %q, want 302 to /demo", res.StatusCode, res.Header.Get("Location"))
+		}
+
+		// The outage switch stands in for NATS: /readyz follows it.
+		for _, step := range []struct {
+			body  string
+			ready int
+		}{{`{"down":true}`, http.StatusServiceUnavailable}, {`{"down":false}`, http.StatusOK}} {
+			res, err := http.Post(base+"/demo/outage", "application/json", strings.NewReader(step.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || strings.TrimSpace(string(got)) != step.body {
+				t.Errorf("POST /demo/outage %s: got %d %s", step.body, res.StatusCode, got)
+			}
+			if code, body := mustGet(t, base+"/readyz"); code != step.ready {
+				t.Errorf("GET /readyz after %s: got %d %s, want %d", step.body, code, body, step.ready)
+			}
+		}
 	})
 	t.Run("demo off", func(t *testing.T) {
 		b := startRelay(t, bin, "--demo", "off", "--workbench-origins", "https://v6.example.com")
@@ -106,6 +135,9 @@ func TestDemoAndHook(t *testing.T) {
 		base := strings.TrimSuffix(b["metrics"], "/metrics")
 		if code, _ := mustGet(t, base+"/demo"); code != http.StatusNotFound {
 			t.Errorf("GET /demo with --demo off: got %d, want 404", code)
+		}
+		if code, body := mustGet(t, base+"/"); code != http.StatusOK || !strings.Contains(body, `"/v1/ws"`) || strings.Contains(body, "/demo") {
+			t.Errorf("GET / with --demo off: got %d %s, want the relay's paths", code, body)
 		}
 		if _, js := mustGet(t, b["hook"]); !strings.Contains(js, `{"workbenchOrigins":["https://v6.example.com"]}`) {
 			t.Error("GET /hook.js lacks the configured origin")

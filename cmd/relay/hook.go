@@ -60,8 +60,9 @@ type hookAndDemo struct {
 // mountHookAndDemo adds GET /hook.js to srv, with the workbench origins
 // written into it, and in demo mode starts the simulated workbench on its
 // own listener (a second origin, added to the hook's origins) and mounts the
-// demo pages with a live feed of subject.
-func (s serveCmd) mountHookAndDemo(srv *relay.Server, nc *nats.Conn, subject string, log zerolog.Logger) (*hookAndDemo, error) {
+// demo pages with a live feed of subject, the switch of outage, and a
+// redirect from / to /demo.
+func (s serveCmd) mountHookAndDemo(srv *relay.Server, nc *nats.Conn, subject string, outage *demo.Outage, log zerolog.Logger) (*hookAndDemo, error) {
 	h := &hookAndDemo{}
 	var origins []string
 	for _, o := range s.WorkbenchOrigins {
@@ -99,6 +100,7 @@ func (s serveCmd) mountHookAndDemo(srv *relay.Server, nc *nats.Conn, subject str
 			Subject:         subject,
 			WorkbenchURL:    h.workbenchOrigin + "/",
 			WorkbenchOrigin: h.workbenchOrigin,
+			Outage:          outage,
 			Logger:          log.With().Str("component", "demo").Logger(),
 		})
 		if err != nil {
@@ -107,6 +109,7 @@ func (s serveCmd) mountHookAndDemo(srv *relay.Server, nc *nats.Conn, subject str
 		}
 		srv.Handle("/demo", h.demo)
 		srv.Handle("/demo/", h.demo)
+		srv.Handle("GET /{$}", http.RedirectHandler("/demo", http.StatusFound))
 	}
 	hook, err := browserhook.Handler(browserhook.Config{WorkbenchOrigins: origins})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
+	"github.com/callrelay/callrelay/demo"
 	"github.com/callrelay/callrelay/events"
 	"github.com/callrelay/callrelay/relay"
 	"github.com/callrelay/callrelay/sinks"
@@ -190,6 +191,13 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		sinkDesc = "JetStream stream " + streamName
 	}
 
+	// In demo mode the page's outage switch sits in front of the sink.
+	var outage *demo.Outage
+	if demoOn {
+		outage = demo.NewOutage(sink)
+		sink = outage
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -215,7 +223,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	hook, err := s.mountHookAndDemo(srv, nc, subjects.All(), log)
+	hook, err := s.mountHookAndDemo(srv, nc, subjects.All(), outage, log)
 	if err != nil {
 		return err
 	}

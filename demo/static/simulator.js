@@ -100,13 +100,28 @@
   if (!root || !root.document) return;
 
   var seq = 0;
-  // play posts the named flow to the parent page, one message every
-  // opts.gapMs (default 400), and resolves with the messages it posted.
+  var SAVE_KEY = 'callrelay.simulator.v1';
+
+  // play posts the named flow to the parent page and resolves with the
+  // messages it posted. By default one message every opts.gapMs (default
+  // 400), with the flow's own times. With opts.pace, an array of waits in ms
+  // (before each message), it plays like a real call instead: each message
+  // is stamped with the time it is posted, and with opts.persist its
+  // progress is kept in sessionStorage so that resume() carries on after
+  // the page is reloaded. opts.onPost(i, n, msg) follows every post;
+  // opts.onWait(state, msgs, ms) reports each wait of a paced flow.
   function play(name, opts) {
     opts = opts || {};
     var flow = flows[name];
     if (!flow) return Promise.reject(new Error('no such flow: ' + name));
-    var msgs = flow({ now: Date.now(), seq: ++seq, callId: opts.callId });
+    var now = Date.now();
+    var s = ++seq;
+    if (Array.isArray(opts.pace)) {
+      var st = { name: name, now: now, seq: s, callId: opts.callId || null, next: 0, pace: opts.pace, at: now + (opts.pace[0] || 0), persist: !!opts.persist };
+      if (st.persist) save(st);
+      return paced(st, opts);
+    }
+    var msgs = flow({ now: now, seq: s, callId: opts.callId });
     var gap = typeof opts.gapMs === 'number' ? opts.gapMs : 400;
     var target = opts.target || root.parent;
     return new Promise(function (resolve) {
@@ -114,11 +129,66 @@
       (function next() {
         if (i >= msgs.length) { resolve(msgs); return; }
         target.postMessage(msgs[i++], '*');
-        if (typeof opts.onPost === 'function') opts.onPost(i, msgs.length);
+        if (typeof opts.onPost === 'function') opts.onPost(i, msgs.length, msgs[i - 1]);
         if (gap > 0) root.setTimeout(next, gap); else next();
       })();
     });
   }
 
-  root.callrelaySimulator = { flows: flows, play: play };
+  // saved returns the paced flow in progress that a reload interrupted, or null.
+  function saved() {
+    try {
+      var st = JSON.parse(root.sessionStorage.getItem(SAVE_KEY));
+      return st && flows[st.name] && Array.isArray(st.pace) && st.next >= 0 ? st : null;
+    } catch (e) {
+      return null;
+    }
+  }
+  function save(st) {
+    try { root.sessionStorage.setItem(SAVE_KEY, JSON.stringify(st)); } catch (e) { /* the flow just won't survive a reload */ }
+  }
+  function forget() {
+    try { root.sessionStorage.removeItem(SAVE_KEY); } catch (e) { /* nothing kept */ }
+  }
+
+  // resume carries on the flow a reload interrupted, from the message after
+  // the last one posted and on its schedule; null when there is none.
+  function resume(opts) {
+    var st = saved();
+    return st ? paced(st, opts || {}) : null;
+  }
+
+  // stamp returns a copy of msg carrying the current time, as the workbench
+  // would have stamped it at that moment.
+  function stamp(msg) {
+    var m = JSON.parse(JSON.stringify(msg));
+    if (m.type === 'callBarEvent') m.params.creationTime = Date.now();
+    else if (m.type === 'iframeParams') m.params.timestamp = Date.now();
+    return m;
+  }
+
+  function paced(st, opts) {
+    var msgs = flows[st.name]({ now: st.now, seq: st.seq, callId: st.callId || undefined });
+    var target = opts.target || root.parent;
+    return new Promise(function (resolve) {
+      (function step() {
+        if (st.next >= msgs.length) { if (st.persist) forget(); resolve(msgs); return; }
+        var wait = st.at - Date.now();
+        if (wait > 0) {
+          if (typeof opts.onWait === 'function') opts.onWait(st, msgs, wait);
+          root.setTimeout(step, Math.min(wait, 1000));
+          return;
+        }
+        var m = stamp(msgs[st.next]);
+        target.postMessage(m, '*');
+        st.next++;
+        st.at = Date.now() + (st.pace[st.next] || 0);
+        if (st.persist) { if (st.next < msgs.length) save(st); else forget(); }
+        if (typeof opts.onPost === 'function') opts.onPost(st.next, msgs.length, m);
+        step();
+      })();
+    });
+  }
+
+  root.callrelaySimulator = { flows: flows, play: play, resume: resume, saved: saved };
 })(typeof window !== 'undefined' ? window : this);
