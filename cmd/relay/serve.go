@@ -32,6 +32,7 @@ type serveCmd struct {
 	NatsURL          string        `name:"nats-url" env:"RELAY_NATS_URL" help:"External NATS server(s), comma-separated. When set, no embedded server is started."`
 	NatsListen       string        `default:"127.0.0.1:4222" env:"RELAY_NATS_LISTEN" help:"Listen address of the embedded NATS server (without --nats-url)."`
 	DataDir          string        `default:"./data" env:"RELAY_DATA_DIR" help:"Directory of the embedded server's JetStream store."`
+	NatsSync         string        `name:"nats-sync" default:"1s" env:"RELAY_NATS_SYNC" help:"How the embedded server's JetStream store reaches the disk: always (sync every write before its ack) or an interval (e.g. 1s, 2m) at which writes are synced together. A power loss can lose what was acknowledged since the last sync (docs/operations.md)."`
 	Sink             string        `default:"jetstream" enum:"jetstream,nats" env:"RELAY_SINK" help:"Where events go: jetstream (acked after the stream's PubAck) or nats (core NATS)."`
 	SubjectPrefix    string        `default:"agentcall" env:"RELAY_SUBJECT_PREFIX" help:"First token(s) of every subject."`
 	Tenant           string        `default:"default" env:"RELAY_TENANT" help:"Tenant token of every subject ([A-Za-z0-9_-]+)."`
@@ -117,13 +118,18 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		if level > zerolog.DebugLevel {
 			natsLog = log.Level(max(level, zerolog.WarnLevel))
 		}
+		syncEvery, syncAlways, _ := parseNatsSync(s.NatsSync)
 		embedded, err = sinks.NewEmbedded(sinks.EmbeddedConfig{
 			Host: host, Port: port, StoreDir: storeDir, JetStream: true, Logger: natsLog,
+			SyncInterval: syncEvery, SyncAlways: syncAlways,
 		})
 		if err != nil {
 			return err
 		}
 		if err := embedded.Start(15 * time.Second); err != nil {
+			if errors.Is(err, sinks.ErrStoreLocked) {
+				return fmt.Errorf("--data-dir %s is in use by another running relay: give each relay its own --data-dir, or stop the other one (%w)", s.DataDir, err)
+			}
 			return err
 		}
 		defer embedded.Close()
@@ -256,6 +262,9 @@ func (s serveCmd) validate(cfg relay.Config) error {
 		if s.DataDir == "" {
 			errs = append(errs, errors.New("--data-dir must not be empty with the embedded NATS server"))
 		}
+		if _, _, err := parseNatsSync(s.NatsSync); err != nil {
+			errs = append(errs, fmt.Errorf("--nats-sync %q: %w", s.NatsSync, err))
+		}
 	}
 	if s.StreamReplicas < 1 || s.StreamReplicas > 5 {
 		errs = append(errs, fmt.Errorf("--stream-replicas %d: must be 1 to 5", s.StreamReplicas))
@@ -284,6 +293,18 @@ func (s serveCmd) validate(cfg relay.Config) error {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// parseNatsSync reads --nats-sync: "always", or a positive duration.
+func parseNatsSync(v string) (every time.Duration, always bool, err error) {
+	if strings.EqualFold(strings.TrimSpace(v), "always") {
+		return 0, true, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d <= 0 {
+		return 0, false, errors.New(`want "always" or a positive duration such as 1s or 2m`)
+	}
+	return d, false, nil
 }
 
 // validBucket reports whether name can prefix a key-value bucket name.
