@@ -56,6 +56,7 @@ type serveCmd struct {
 	TokenSecret      []string      `name:"token-secret" env:"RELAY_TOKEN_SECRET" sep:"," help:"Require client tokens: HS256 JWTs signed with this secret (at least 32 bytes; several, comma-separated, while rotating). Prefer the environment variable to the flag, which other users can see."`
 	HelloTimeout     time.Duration `default:"10s" env:"RELAY_HELLO_TIMEOUT" help:"With tokens, how long a WebSocket client has to send its hello frame with a token."`
 	ShutdownTimeout  time.Duration `default:"20s" env:"RELAY_SHUTDOWN_TIMEOUT" help:"How long SIGTERM waits for events in hand and connections to finish."`
+	DrainGrace       time.Duration `default:"3s" env:"RELAY_DRAIN_GRACE" help:"On SIGTERM, how long at most each WebSocket is still read (and every event answered with a retryable draining nack) so that frames sent before the client heard are answered; less once the client is quiet for 0.5s. Keep it below --shutdown-timeout."`
 	LogLevel         string        `default:"info" enum:"debug,info,warn,error" env:"RELAY_LOG_LEVEL" help:"Log level: debug, info, warn, error."`
 
 	// The browser hook and the demo (browserhook/, demo/).
@@ -88,6 +89,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		DedupWindow:      s.DedupWindow,
 		PublishTimeout:   s.PublishTimeout,
 		Window:           s.WSWindow,
+		DrainGrace:       s.DrainGrace,
 		TokenSecrets:     s.TokenSecret,
 		HelloTimeout:     s.HelloTimeout,
 		CallEndedTTL:     s.CallEndedTTL,
@@ -288,6 +290,9 @@ func (s serveCmd) validate(cfg relay.Config) error {
 	}
 	if s.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+	}
+	if s.DrainGrace <= 0 || s.DrainGrace >= s.ShutdownTimeout {
+		errs = append(errs, fmt.Errorf("--drain-grace %s: must be positive and shorter than --shutdown-timeout (%s)", s.DrainGrace, s.ShutdownTimeout))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
