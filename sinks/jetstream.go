@@ -86,6 +86,10 @@ func (c StreamConfig) jetStreamConfig() jetstream.StreamConfig {
 	}
 }
 
+// ErrStreamMismatch is wrapped by the error of NewJetStream when the stream
+// exists but does not capture the subjects the sink publishes on.
+var ErrStreamMismatch = errors.New("stream does not cover the subjects")
+
 // JetStream is a Sink that publishes into a JetStream stream, without
 // waiting: every message goes out at once with a reply subject of its own
 // under one inbox subscription, and the stream's PubAck, read by that
@@ -182,8 +186,8 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 	have := stream.CachedInfo().Config.Subjects
 	for _, want := range cfg.Subjects {
 		if !coveredBy(want, have) {
-			return fmt.Errorf("stream %s exists with subjects %q, which do not cover %q; "+
-				"widen the stream's subjects or choose another stream name", cfg.Name, have, want)
+			return fmt.Errorf("%w: stream %s exists with subjects %q, which do not cover %q; "+
+				"widen the stream's subjects or choose another stream name", ErrStreamMismatch, cfg.Name, have, want)
 		}
 	}
 	return nil

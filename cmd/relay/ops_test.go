@@ -2,14 +2,22 @@ package main_test
 
 import (
 	"bufio"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/callrelay/callrelay/sinks"
 )
 
 // relayProc is a relay process started by startProc: its banner lines,
@@ -141,4 +149,129 @@ func TestSecondRelayOnTheSameDataDirRefuses(t *testing.T) {
 		t.Fatalf("first relay: got %v, want exit 0; logs:\n%s", err, first.logs)
 	}
 	startProc(t, bin, args...).banner(t, 30*time.Second)
+}
+
+// A relay started before its NATS server waits for it instead of exiting:
+// /healthz 200 and /readyz 503 with the reason meanwhile, a log line per
+// attempt; once a nats-server listens on the port, the relay becomes ready
+// and publishes.
+func TestStartBeforeNATSWaitsForIt(t *testing.T) {
+	bin := MustBuild(t)
+	natsPort, _ := strconv.Atoi(freePort(t))
+	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	addr := "127.0.0.1:" + freePort(t)
+	p := startProc(t, bin, "--addr", addr, "--nats-url", natsURL, "--demo", "off")
+	base := "http://" + addr
+
+	status, body := waitStatus(t, p, base+"/readyz", http.StatusServiceUnavailable)
+	if !strings.Contains(body, `"not_ready"`) || !strings.Contains(body, "waiting for nats") {
+		t.Errorf("/readyz while NATS is away: got %d %s, want not_ready saying it waits for nats", status, body)
+	}
+	if got, _ := getStatus(base + "/healthz"); got != http.StatusOK {
+		t.Errorf("/healthz while waiting: got %d, want 200", got)
+	}
+	waitLog(t, p, `"attempt":2`) // it keeps trying, and says so
+	if strings.Contains(p.logs.String(), `"level":"error"`) {
+		t.Errorf("waiting logged an error:\n%s", p.logs)
+	}
+
+	ns, err := sinks.NewEmbedded(sinks.EmbeddedConfig{Host: "127.0.0.1", Port: natsPort, StoreDir: t.TempDir(), JetStream: true, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Start(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ns.Close() })
+
+	banner := p.banner(t, 30*time.Second)
+	if status, body := waitStatus(t, p, base+"/readyz", http.StatusOK); status != http.StatusOK {
+		t.Fatalf("/readyz after NATS came: got %d %s", status, body)
+	}
+	peer := dialBanner(t, banner)
+	if got := peer.call(t, "after-wait-1", map[string]any{"source": "agentCall", "type": "callBarEvent",
+		"params": map[string]any{"messageID": "EventAgentReady", "creationTime": 1763717400000}}); got != "published" {
+		t.Fatalf("event after NATS came: got %s, want published", got)
+	}
+	found := false
+	for _, m := range readStream(t, natsURL) {
+		if m.body["id"] == "after-wait-1" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the acked event is not in the stream")
+	}
+}
+
+// A configuration NATS refuses for good (replicas a single server cannot
+// have) ends the wait at once, naming the flag.
+func TestStartWithAnImpossibleStreamExitsNamingTheFlag(t *testing.T) {
+	bin := MustBuild(t)
+	ns, err := sinks.NewEmbedded(sinks.EmbeddedConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir(), JetStream: true, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Start(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ns.Close() })
+	p := startProc(t, bin, "--addr", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--demo", "off", "--stream-replicas", "3")
+	err = p.wait(t, 30*time.Second)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("got %v, want exit 1; logs:\n%s", err, p.logs)
+	}
+	if !strings.Contains(p.logs.String(), "--stream-replicas 3") {
+		t.Errorf("the message does not name --stream-replicas:\n%s", p.logs)
+	}
+}
+
+func getStatus(url string) (int, string) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitStatus polls url until it answers want (at most 30s), failing at
+// once if the process exits.
+func waitStatus(t *testing.T, p *relayProc, url string, want int) (int, string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, body := getStatus(url)
+		if status == want {
+			return status, body
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("relay exited (%v) while waiting for %s to answer %d; logs:\n%s", p.err, url, want, p.logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: got %d %s, want %d; logs:\n%s", url, status, body, want, p.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitLog waits (at most 30s) until the process has logged s.
+func waitLog(t *testing.T, p *relayProc, s string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.logs.String(), s) {
+		select {
+		case <-p.exited:
+			t.Fatalf("relay exited (%v) before logging %s; logs:\n%s", p.err, s, p.logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in the log after 30s:\n%s", s, p.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

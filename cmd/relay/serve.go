@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -137,7 +138,47 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		defer embedded.Close()
 		natsURL = embedded.ClientURL()
 	}
-	nc, err := sinks.Connect(natsURL, sinks.ConnectOptions{Name: "callrelay", Logger: log})
+	// The HTTP address listens from here on: while NATS, the stream or
+	// the buckets cannot be reached, /readyz says why (503) and every
+	// attempt is logged; only a wrong configuration ends the wait.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.Addr, err)
+	}
+	shared := newHandoffListener(ln)
+	st := startStartup(shared.view(false), reg, log)
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			st.handOff()
+			shared.close()
+		}
+	}()
+	stopped := func() error {
+		log.Info().Msg("signal received before nats could take events: stopped")
+		return nil
+	}
+
+	natsFlag := "--nats-url"
+	if embedded != nil {
+		natsFlag = "--nats-listen"
+	}
+	var nc *nats.Conn
+	err = st.wait(ctx, "nats at "+sinks.RedactURL(natsURL), func(err error) error {
+		return fmt.Errorf("%s %s: %w", natsFlag, sinks.RedactURL(natsURL), err)
+	}, func(context.Context) error {
+		c, err := sinks.Connect(natsURL, sinks.ConnectOptions{Name: "callrelay", Logger: log})
+		nc = c
+		return err
+	})
+	if errors.Is(err, errStopped) {
+		return stopped()
+	}
 	if err != nil {
 		return err
 	}
@@ -153,15 +194,23 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		if streamName == "" {
 			streamName = defaultStreamName(s.SubjectPrefix)
 		}
-		openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		js, err := sinks.NewJetStream(openCtx, nc, sinks.StreamConfig{
-			Name:       streamName,
-			Subjects:   []string{subjects.Stream()},
-			MaxAge:     s.StreamMaxAge,
-			Replicas:   s.StreamReplicas,
-			Duplicates: s.DedupWindow,
-		}, s.PublishTimeout)
-		cancel()
+		var js *sinks.JetStream
+		err := st.wait(ctx, "stream "+streamName, func(err error) error {
+			return streamFlagError(s, streamName, err)
+		}, func(actx context.Context) error {
+			var err error
+			js, err = sinks.NewJetStream(actx, nc, sinks.StreamConfig{
+				Name:       streamName,
+				Subjects:   []string{subjects.Stream()},
+				MaxAge:     s.StreamMaxAge,
+				Replicas:   s.StreamReplicas,
+				Duplicates: s.DedupWindow,
+			}, s.PublishTimeout)
+			return err
+		})
+		if errors.Is(err, errStopped) {
+			return stopped()
+		}
 		if err != nil {
 			return err
 		}
@@ -170,20 +219,23 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		sinkDesc = "JetStream stream " + streamName
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
 	var relayOpts []relay.Option
 	stateDesc := "memory"
 	if s.State == "shared" {
-		openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		kv, err := sinks.NewKV(openCtx, nc, sinks.KVConfig{
-			Bucket: s.StateBucket, EndedTTL: s.CallEndedTTL, IdleTTL: s.CallIdleTTL,
-			KeyTTL: s.DedupWindow, ClaimTimeout: 2 * s.PublishTimeout, Replicas: s.StreamReplicas,
+		var kv *sinks.KV
+		err := st.wait(ctx, "state buckets "+s.StateBucket+"-*", func(err error) error {
+			return fmt.Errorf("--state shared (--state-bucket %s, --stream-replicas %d): %w", s.StateBucket, s.StreamReplicas, err)
+		}, func(actx context.Context) error {
+			var err error
+			kv, err = sinks.NewKV(actx, nc, sinks.KVConfig{
+				Bucket: s.StateBucket, EndedTTL: s.CallEndedTTL, IdleTTL: s.CallIdleTTL,
+				KeyTTL: s.DedupWindow, ClaimTimeout: 2 * s.PublishTimeout, Replicas: s.StreamReplicas,
+			})
+			return err
 		})
-		cancel()
+		if errors.Is(err, errStopped) {
+			return stopped()
+		}
 		if err != nil {
 			return err
 		}
@@ -200,12 +252,10 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		return err
 	}
 	defer hook.Close()
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.Addr, err)
-	}
+	st.handOff()
+	handedOff = true
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(shared.view(true)) }()
 
 	httpBase := "http://" + displayAddr(ln.Addr())
 	wsBase := "ws://" + displayAddr(ln.Addr())
@@ -298,6 +348,22 @@ func (s serveCmd) validate(cfg relay.Config) error {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// streamFlagError names the flag to change for a permanent error of the
+// stream look-up.
+func streamFlagError(s serveCmd, stream string, err error) error {
+	var api *jetstream.APIError
+	switch {
+	case errors.Is(err, sinks.ErrStreamMismatch):
+		return fmt.Errorf("--stream %s / --subject-prefix %s: %w", stream, s.SubjectPrefix, err)
+	case errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeJetStreamNotEnabled || api.ErrorCode == jetstream.JSErrCodeJetStreamNotEnabledForAccount):
+		return fmt.Errorf("--sink jetstream: the NATS server at --nats-url has no JetStream for this user (enable it, or use --sink nats): %w", err)
+	case errors.As(err, &api) && api.ErrorCode == 10074:
+		return fmt.Errorf("--stream-replicas %d: %w", s.StreamReplicas, err)
+	default:
+		return fmt.Errorf("--stream %s (--stream-replicas %d, --stream-max-age %s): %w", stream, s.StreamReplicas, s.StreamMaxAge, err)
+	}
 }
 
 // parseNatsSync reads --nats-sync: "always", or a positive duration.
