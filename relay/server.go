@@ -98,6 +98,9 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 			barSubj:  map[string]string{},
 		},
 	}
+	if r, ok := sink.(Resumer); ok {
+		r.OnResume(s.resume)
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.p.ctx = s.ctx
 	for _, id := range events.KnownMessageIDs() {
@@ -206,6 +209,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	return err
+}
+
+// resume tells every connected WebSocket client that the sink is back
+// (a resume frame), so that the events answered with retry:true are sent
+// again at once. Each client is written to on a goroutine of its own: a slow
+// one delays no other.
+func (s *Server) resume() {
+	if s.draining.Load() {
+		return
+	}
+	s.mu.Lock()
+	n := len(s.conns)
+	for c := range s.conns {
+		go c.sendResume()
+	}
+	s.mu.Unlock()
+	s.m.resumes.Inc()
+	s.log.Info().Int("clients", n).Msg("sink available again: clients told to resend")
 }
 
 // unusedPool is a websocket.BufferPool for writes that never happen.

@@ -599,6 +599,17 @@ func appendTextFrame(b, payload []byte) []byte {
 	return append(b, payload...)
 }
 
+// resumeFrame tells the client the sink is back (docs/protocol.md).
+var resumeFrame = appendTextFrame(nil, []byte(`{"type":"resume"}`))
+
+// sendResume writes the resume frame, unless the connection is draining.
+func (c *conn) sendResume() {
+	if c.draining.Load() {
+		return
+	}
+	c.write(resumeFrame, c.s.cfg.WriteWait)
+}
+
 // drainQuiet is how long a draining connection waits for the next frame
 // before it closes: frames the client wrote before it read the draining
 // notice arrive within about one round trip.

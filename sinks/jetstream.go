@@ -364,6 +364,10 @@ func (s *JetStream) Ready(ctx context.Context) error {
 	return checkConnected(s.nc)
 }
 
+// OnResume registers fn to be called every time the sink's connection is
+// back after it was lost (relay.Resumer), from a goroutine of the sink.
+func (s *JetStream) OnResume(fn func()) { s.watch.onUp(fn) }
+
 // Stream returns the name of the stream the sink publishes into.
 func (s *JetStream) Stream() string {
 	return s.stream
