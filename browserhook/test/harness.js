@@ -93,11 +93,15 @@ function canConnect(port) {
   });
 }
 
-async function startNats() {
-  const port = await freePort();
-  const dir = tmpDir('callrelay-nats-');
+// startNats runs Debian's nats-server with JetStream on a free port and a
+// fresh store, or, given the port and dir of one stopped before, again
+// over the same store.
+async function startNats({ port, dir } = {}) {
+  port = port || await freePort();
+  dir = dir || tmpDir('callrelay-nats-');
   const p = new Proc('nats-server', 'nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]);
   p.url = `nats://127.0.0.1:${port}`;
+  p.port = port;
   p.dir = dir;
   await waitFor(() => p.exited ? Promise.reject(new Error(p.err)) : canConnect(port), 10000, 'nats-server to listen');
   return p;
@@ -167,16 +171,16 @@ function serveWorkbench() {
 }
 
 // parentPage is an integrator's page: the README's tag (with a short back-off
-// ceiling so that the tests do not wait long), the workbench frame(s), and
+// ceiling so that the tests do not wait long, or hookAttrs), the workbench frame(s), and
 // the page's own message listener. With tokens, the tag names a callback
 // that fetches a fresh token from the page's own back end (GET /token).
-function parentPage(relayPort, frames, { tokens = false } = {}) {
+function parentPage(relayPort, frames, { tokens = false, hookAttrs = 'data-backoff-max-ms="800"' } = {}) {
   const iframes = frames.map((f) => `<iframe name="${f.name}" src="${f.origin}/"></iframe>`).join('\n');
   const tokenAttr = tokens ? ' data-token-callback="getRelayToken"' : '';
   const tokenScript = tokens ? '<script>window.tokenFetches = 0; window.getRelayToken = function () { window.tokenFetches++; return fetch("/token").then(function (r) { return r.text(); }); };</script>\n' : '';
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>parent page</title>
-${tokenScript}<script src="http://127.0.0.1:${relayPort}/hook.js" data-relay="ws://127.0.0.1:${relayPort}/v1/ws" data-backoff-max-ms="800"${tokenAttr} async></script>
+${tokenScript}<script src="http://127.0.0.1:${relayPort}/hook.js" data-relay="ws://127.0.0.1:${relayPort}/v1/ws" ${hookAttrs}${tokenAttr} async></script>
 </head><body>
 <h1>An integrator's page</h1>
 ${iframes}
