@@ -21,6 +21,11 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
+// limit is a bound for Promise.race: its timer does not keep the process
+// alive once everything else is done (a plain sleep would hold the test
+// process idle for its whole length after the last test).
+function limit(ms) { return new Promise((r) => setTimeout(r, ms).unref()); }
+
 // waitFor polls fn until it returns a truthy value, for at most ms.
 async function waitFor(fn, ms, what) {
   const deadline = Date.now() + ms;
@@ -49,7 +54,20 @@ function freePort() {
   });
 }
 
-function tmpDir(prefix) { return fs.mkdtempSync(path.join(os.tmpdir(), prefix)); }
+// Temporary directories (the built relay, NATS stores, browser profiles)
+// are removed when the test process exits, however the tests ended.
+const tmpDirs = [];
+process.on('exit', () => {
+  for (const d of tmpDirs) {
+    try { fs.rmSync(d, { recursive: true, force: true }); } catch (e) { /* best effort */ }
+  }
+});
+
+function tmpDir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.push(d);
+  return d;
+}
 
 let builtRelay = null;
 // relayBinary builds cmd/relay once per test process.
@@ -78,7 +96,7 @@ class Proc {
   async stop(ms = 15000) {
     if (this.exited) return this.done;
     this.child.kill('SIGTERM');
-    const r = await Promise.race([this.done, sleep(ms).then(() => null)]);
+    const r = await Promise.race([this.done, limit(ms).then(() => null)]);
     if (r) return r;
     this.child.kill('SIGKILL');
     throw new Error(`${this.name} did not exit within ${ms}ms of SIGTERM`);
@@ -209,7 +227,7 @@ async function launch() {
   });
   context.setDefaultTimeout(15000);
   const close = async () => {
-    await Promise.race([context.close(), sleep(10000)]);
+    await Promise.race([context.close(), limit(10000)]);
     fs.rmSync(dir, { recursive: true, force: true });
   };
   return { context, close };
