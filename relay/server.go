@@ -98,9 +98,6 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 			barSubj:  map[string]string{},
 		},
 	}
-	if r, ok := sink.(Resumer); ok {
-		r.OnResume(s.resume)
-	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.p.ctx = s.ctx
 	for _, id := range events.KnownMessageIDs() {
@@ -155,6 +152,9 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          httpErrorLog(log),
+	}
+	if r, ok := sink.(Resumer); ok {
+		r.OnResume(s.resume)
 	}
 	return s, nil
 }
