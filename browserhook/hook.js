@@ -148,6 +148,18 @@
     return { items: kept, dropped: dropped };
   }
 
+  // firstWaiting returns the index of the oldest item in items (oldest
+  // first) that is not in flight (inflight: id -> true), or -1. An item that
+  // waits (not yet sent on this connection, or answered with retry) holds
+  // every newer one behind it: the hook never sends a newer event ahead of
+  // an older one (docs/protocol.md, "Order and pipelining").
+  function firstWaiting(items, inflight) {
+    for (var i = 0; i < items.length; i++) {
+      if (!inflight[items[i].id]) return i;
+    }
+    return -1;
+  }
+
   // eventObject is the wire shape of one outbox item (docs/protocol.md).
   function eventObject(item) {
     return { id: item.id, seenAt: item.seenAt, data: item.data };
@@ -276,6 +288,7 @@
     isWorkbenchMessage: isWorkbenchMessage,
     backoffDelay: backoffDelay,
     trimOutbox: trimOutbox,
+    firstWaiting: firstWaiting,
     eventFrame: eventFrame,
     helloFrame: helloFrame,
     utf8Length: utf8Length,
@@ -316,6 +329,7 @@
   var storageMode = 'session';
   var ws = null;
   var connected = false;
+  var draining = false; // the relay said it is shutting down: send nothing more on this socket
   var attempt = 0;
   var reconnectTimer = null;
   var resendTimer = null;
@@ -463,13 +477,15 @@
     trim();
     persist();
     debug('queued', item.id, data.type, data.params && data.params.messageID);
-    if (connected) sendItem(item);
+    // Sent at once only when nothing older waits to be sent again;
+    // otherwise it goes out behind the older ones, on the next resend.
+    if (connected && firstWaiting(outbox, inflight) === outbox.length - 1) sendItem(item);
   }
 
   // ------------------------------------------------------------- WebSocket
 
   function sendItem(item) {
-    if (!connected || inflight[item.id]) return;
+    if (!connected || draining || inflight[item.id]) return;
     var frame = eventFrame(item);
     if (utf8Length(frame) > maxMessageBytes) {
       // The relay would close the connection (1009); sending it again after
@@ -544,6 +560,7 @@
       sock.onopen = guard(function () {
         if (ws !== sock) return;
         inflight = {};
+        draining = false;
         sock.send(helloFrame(session, token));
         setConnected(true);
         debug('connected; resending', outbox.length);
@@ -587,9 +604,19 @@
     if (!f || typeof f !== 'object') return;
     switch (f.type) {
       case 'welcome':
-        attempt = 0; // the relay answered: the next drop starts the back-off afresh
-        settle('welcome');
+        settle('welcome'); // the relay answered: a lost connection's lastError is over
         if (typeof f.maxMessageBytes === 'number' && f.maxMessageBytes > 0) maxMessageBytes = f.maxMessageBytes;
+        resendNow(); // the relay answered: the back-off starts afresh
+        break;
+      case 'resume':
+        debug('the relay can publish again; resending', outbox.length);
+        resendNow();
+        break;
+      case 'draining':
+        // The relay answers what it has read, then closes with 1001; what
+        // is not acknowledged goes out again on the next connection.
+        draining = true;
+        debug('the relay is shutting down');
         break;
       case 'ack': {
         delete inflight[f.id];
@@ -621,6 +648,15 @@
       default:
         break;
     }
+  }
+
+  // resendNow resets the back-off and sends at once, oldest first, what is
+  // not in flight: on welcome, and when the relay says it can publish again
+  // (resume) instead of waiting out the back-off.
+  function resendNow() {
+    attempt = 0;
+    if (resendTimer) { win.clearTimeout(resendTimer); resendTimer = null; }
+    sendAll();
   }
 
   // scheduleResend sends what is not in flight again after a back-off, on

@@ -60,9 +60,11 @@ scrape_configs:
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start prometheus: %v", err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	tb.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -72,6 +74,12 @@ scrape_configs:
 			if resp.StatusCode == http.StatusOK {
 				return p
 			}
+		}
+		select {
+		case werr := <-exited:
+			exited <- werr // for the cleanup
+			tb.Fatalf("prometheus exited (%v) before it was ready:\n%s", werr, p.logs)
+		default:
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("prometheus not ready after 30s: %v\n%s", err, p.logs)

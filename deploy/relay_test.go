@@ -39,19 +39,22 @@ func MustBuildRelay(tb testing.TB) string {
 
 // runningRelay is a relay process started by StartRelay.
 type runningRelay struct {
-	cmd  *exec.Cmd
-	http string // http://127.0.0.1:port
-	ws   string // ws://127.0.0.1:port/v1/ws
-	nats string // nats://..., the embedded server's or the external one
-	logs *lockedBuffer
+	cmd    *exec.Cmd
+	http   string // http://127.0.0.1:port
+	ws     string // ws://127.0.0.1:port/v1/ws
+	nats   string // nats://..., the embedded server's or the external one
+	logs   *lockedBuffer
+	exited chan struct{} // closed once the process has ended; err is then its status
+	err    error
 }
 
-// StartRelay starts bin with an empty data directory, free ports and the
-// extra flags, and waits (at most 30s) for its banner.
+// StartRelay starts bin with an empty data directory, free ports (the demo
+// off: it would listen on a fixed one) and the extra flags, and waits (at
+// most 30s) for its banner; a relay that exits first fails the test at once.
 func StartRelay(tb testing.TB, bin string, extra ...string) *runningRelay {
 	tb.Helper()
 	dir := tb.TempDir()
-	args := append([]string{"--addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0",
+	args := append([]string{"--addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--demo", "off",
 		"--data-dir", filepath.Join(dir, "data")}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
@@ -59,15 +62,11 @@ func StartRelay(tb testing.TB, bin string, extra ...string) *runningRelay {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := &runningRelay{cmd: cmd, logs: &lockedBuffer{}}
+	r := &runningRelay{cmd: cmd, logs: &lockedBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = r.logs
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
 	banner := make(chan map[string]string, 1)
 	go func() {
 		got := map[string]string{}
@@ -81,11 +80,20 @@ func StartRelay(tb testing.TB, bin string, extra ...string) *runningRelay {
 				}
 			}
 		}
+		// stdout is closed: the process has ended (Wait after the reads).
+		r.err = cmd.Wait()
+		close(r.exited)
 	}()
+	tb.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-r.exited
+	})
 	select {
 	case b := <-banner:
 		r.ws, r.nats = b["websocket"], b["nats"]
 		r.http = strings.TrimSuffix(b["metrics"], "/metrics")
+	case <-r.exited:
+		tb.Fatalf("relay exited (%v) before printing its banner; logs:\n%s", r.err, r.logs)
 	case <-time.After(30 * time.Second):
 		tb.Fatalf("relay printed no banner within 30s; logs:\n%s", r.logs)
 	}
@@ -99,10 +107,8 @@ func (r *runningRelay) origin() string { return r.http }
 func (r *runningRelay) Stop(tb testing.TB) {
 	tb.Helper()
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- r.cmd.Wait() }()
 	select {
-	case <-done:
+	case <-r.exited:
 	case <-time.After(30 * time.Second):
 		tb.Fatalf("relay did not stop within 30s of SIGTERM")
 	}

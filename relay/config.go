@@ -56,6 +56,10 @@ type Config struct {
 	// Window is how many events of one WebSocket connection may be in
 	// flight at once (read, not yet answered); the reader waits beyond it.
 	Window int
+	// DrainGrace is how long, at most, a WebSocket is still read after a
+	// shutdown began, so that frames its client sent before it heard are
+	// answered (DESIGN §4); reading stops sooner once the client is quiet.
+	DrainGrace time.Duration
 
 	// TokenSecrets, when not empty, makes client tokens required: HS256 JSON
 	// Web Tokens signed with any of these secrets (several allow rotation).
@@ -93,6 +97,7 @@ const (
 	DefaultDedupWindow    = correlate.DefaultDedupWindow
 	DefaultDedupMax       = correlate.DefaultDedupMax
 	DefaultWindow         = 64
+	DefaultDrainGrace     = 3 * time.Second
 	DefaultPublishTimeout = 5 * time.Second
 	DefaultHelloTimeout   = 10 * time.Second
 	DefaultCallEndedTTL   = correlate.DefaultCallEndedTTL
@@ -131,6 +136,7 @@ func (c Config) withDefaults() Config {
 	setDur(&c.DedupWindow, DefaultDedupWindow)
 	setDur(&c.PublishTimeout, DefaultPublishTimeout)
 	setInt(&c.Window, DefaultWindow)
+	setDur(&c.DrainGrace, DefaultDrainGrace)
 	setDur(&c.HelloTimeout, DefaultHelloTimeout)
 	setDur(&c.CallEndedTTL, DefaultCallEndedTTL)
 	setDur(&c.CallIdleTTL, DefaultCallIdleTTL)
@@ -244,6 +250,7 @@ func (c Config) Validate() error {
 		{"dedup window", int64(c.DedupWindow), c.DedupWindow},
 		{"publish timeout", int64(c.PublishTimeout), c.PublishTimeout},
 		{"window", int64(c.Window), c.Window},
+		{"drain grace", int64(c.DrainGrace), c.DrainGrace},
 		{"hello timeout", int64(c.HelloTimeout), c.HelloTimeout},
 		{"call ended ttl", int64(c.CallEndedTTL), c.CallEndedTTL},
 		{"call idle ttl", int64(c.CallIdleTTL), c.CallIdleTTL},

@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -137,8 +138,18 @@ func TestShutdownWhileSending(t *testing.T) {
 			if err != nil {
 				break
 			}
-			if strings.Contains(string(data), `"type":"ack"`) {
-				ids = append(ids, id)
+			if strings.Contains(string(data), `"type":"draining"`) { // a notice, not the answer
+				if _, data, err = c.ws.ReadMessage(); err != nil {
+					break
+				}
+			}
+			var a answer
+			_ = json.Unmarshal(data, &a)
+			if a.Type == "ack" {
+				if a.ID != id {
+					t.Errorf("got the answer to %s after sending %s", a.ID, id)
+				}
+				ids = append(ids, a.ID)
 				nAcked.Add(1)
 			}
 		}

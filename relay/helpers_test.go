@@ -180,19 +180,24 @@ func (c *wsClient) SendRaw(tb testing.TB, frame []byte) {
 	}
 }
 
-// Read reads the next frame as an answer.
+// Read reads the next answer (or welcome), skipping the relay's notices
+// (resume, draining), which answer nothing.
 func (c *wsClient) Read(tb testing.TB) answer {
 	tb.Helper()
 	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, data, err := c.ws.ReadMessage()
-	if err != nil {
-		tb.Fatalf("read answer: %v", err)
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			tb.Fatalf("read answer: %v", err)
+		}
+		var a answer
+		if err := json.Unmarshal(data, &a); err != nil {
+			tb.Fatalf("answer %s: %v", data, err)
+		}
+		if a.Type != "resume" && a.Type != "draining" {
+			return a
+		}
 	}
-	var a answer
-	if err := json.Unmarshal(data, &a); err != nil {
-		tb.Fatalf("answer %s: %v", data, err)
-	}
-	return a
 }
 
 // Call sends one event and returns its answer.

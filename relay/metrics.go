@@ -25,6 +25,7 @@ type metrics struct {
 	unknownIDs      prometheus.Counter
 	authFailures    *prometheus.CounterVec // by reason
 	dedupEvictions  prometheus.Counter
+	resumes         prometheus.Counter
 	publishDuration *prometheus.HistogramVec // by result
 	ackLatency      *prometheus.HistogramVec // by transport
 
@@ -126,6 +127,10 @@ func newMetrics(reg prometheus.Registerer, version string, sinkUp func() bool) (
 			Name: "callrelay_dedup_evictions_total",
 			Help: "Event ids forgotten before the dedup window ended because the id cap was reached.",
 		}),
+		resumes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callrelay_sink_resumes_total",
+			Help: "Times the sink was available again after it was not, each time telling the WebSocket clients to resend (a resume frame).",
+		}),
 		publishDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "callrelay_publish_duration_seconds",
 			Help:    "Time the sink took to take one message, by result (ok, error).",
@@ -154,7 +159,7 @@ func newMetrics(reg prometheus.Registerer, version string, sinkUp func() bool) (
 	buildInfo.Set(1)
 	for _, c := range []prometheus.Collector{
 		m.connections, m.connClosed, m.received, m.published, m.rejected, m.retryable, m.authFailures,
-		m.duplicates, m.unknownIDs, m.dedupEvictions, m.publishDuration, m.ackLatency,
+		m.duplicates, m.unknownIDs, m.dedupEvictions, m.resumes, m.publishDuration, m.ackLatency,
 		sinkUpGauge, buildInfo,
 	} {
 		if err := reg.Register(c); err != nil {

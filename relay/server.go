@@ -164,6 +164,9 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          httpErrorLog(log),
 	}
+	if r, ok := sink.(Resumer); ok {
+		r.OnResume(s.resume)
+	}
 	return s, nil
 }
 
@@ -185,17 +188,22 @@ func (s *Server) Serve(l net.Listener) error {
 
 // Shutdown stops accepting connections and events, lets every event in hand
 // finish (its ack is written), closes every WebSocket with 1001 going away and
-// waits for them, all within ctx. Events that arrive meanwhile are answered
-// with a retryable "draining" nack. Shutdown is safe to call twice.
+// waits for them, all within ctx. Each WebSocket is first sent a draining
+// frame and read for up to Config.DrainGrace more (less once its client is
+// quiet), so that the frames its client wrote before it heard are answered
+// too: events that arrive meanwhile get a retryable "draining" nack.
+// Shutdown is safe to call twice.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.p.draining.Store(true)
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Shutdown(ctx) }()
 
+	// Each connection drains on its own: its notice may wait on a slow
+	// client, and its grace runs in parallel with the others'.
 	s.mu.Lock()
 	for c := range s.conns {
-		c.drain()
+		go c.drain()
 	}
 	s.mu.Unlock()
 
@@ -212,6 +220,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	return err
+}
+
+// resume tells every connected WebSocket client that the sink is back
+// (a resume frame), so that the events answered with retry:true are sent
+// again at once. Each client is written to on a goroutine of its own: a slow
+// one delays no other.
+func (s *Server) resume() {
+	if s.draining.Load() {
+		return
+	}
+	s.mu.Lock()
+	n := len(s.conns)
+	for c := range s.conns {
+		go c.sendResume()
+	}
+	s.mu.Unlock()
+	s.m.resumes.Inc()
+	s.log.Info().Int("clients", n).Msg("sink available again: clients told to resend")
 }
 
 // unusedPool is a websocket.BufferPool for writes that never happen.

@@ -77,3 +77,14 @@ type Sink interface {
 	Publish(env Envelope, c Completion, tag int)
 	Ready(ctx context.Context) error
 }
+
+// Resumer is implemented by a Sink that can tell when it is able to
+// publish again after it was not (for NATS: the connection is back). The
+// relay then sends every connected client a resume frame, so that the
+// events it answered with retry:true are sent again at once instead of
+// after the client's back-off (docs/protocol.md). OnResume registers fn to
+// be called, from a goroutine of the sink, every time that happens; fn
+// returns quickly.
+type Resumer interface {
+	OnResume(fn func())
+}

@@ -38,6 +38,7 @@ type conn struct {
 	nc       net.Conn
 	log      zerolog.Logger
 	draining atomic.Bool
+	drainEnd atomic.Int64 // unix ns: the last moment a draining connection reads
 	session  string
 
 	// Set by the reader only. authed is true once the hello frame's token
@@ -154,6 +155,11 @@ func (c *conn) run() (reason string) {
 
 	closeCode, closeReason := 0, ""
 	for {
+		if c.draining.Load() {
+			// The quiet time counts from when the reader is ready again
+			// (it may have waited for room in the window).
+			_ = c.ws.SetReadDeadline(c.drainDeadline(time.Now()))
+		}
 		mt, r, err := c.ws.NextReader()
 		if err != nil {
 			reason, closeCode, closeReason = c.readEnd(err)
@@ -593,20 +599,63 @@ func appendTextFrame(b, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// drain asks the connection to finish the events in hand, stop reading and
-// close with 1001 going away. It may be called from any goroutine.
-func (c *conn) drain() {
-	c.draining.Store(true)
-	_ = c.ws.SetReadDeadline(time.Now())
+// resumeFrame tells the client the sink is back (docs/protocol.md).
+var resumeFrame = appendTextFrame(nil, []byte(`{"type":"resume"}`))
+
+// sendResume writes the resume frame, unless the connection is draining.
+func (c *conn) sendResume() {
+	if c.draining.Load() {
+		return
+	}
+	c.write(resumeFrame, c.s.cfg.WriteWait)
 }
 
-// extendReadDeadline gives the client another keep-alive period, unless the
-// connection is draining; to save work, at most once a second unless
-// forced. drain may run between the check and the new deadline; the second
-// check then restores the immediate deadline, so a drain is never undone
-// (drain stores the flag before it sets its deadline).
+// drainQuiet is how long a draining connection waits for the next frame
+// before it closes: frames the client wrote before it read the draining
+// notice arrive within about one round trip.
+const drainQuiet = 500 * time.Millisecond
+
+// drainingFrame tells the client the relay is shutting down (docs/protocol.md).
+var drainingFrame = appendTextFrame(nil, []byte(`{"type":"draining"}`))
+
+// drain starts the connection's shutdown: it tells the client (a draining
+// frame) and keeps reading, so that every frame the client wrote before it
+// heard is read and answered (with a retryable draining nack: the pipeline
+// is draining too). Reading stops once the client has been quiet for
+// drainQuiet, or cfg.DrainGrace after the drain began, whichever is first;
+// then the events in hand are answered and the connection is closed with
+// 1001 going away. It may be called from any goroutine, and may block up
+// to cfg.WriteWait on a slow client.
+func (c *conn) drain() {
+	now := time.Now()
+	c.drainEnd.Store(now.Add(c.s.cfg.DrainGrace).UnixNano())
+	c.draining.Store(true)
+	_ = c.ws.SetReadDeadline(c.drainDeadline(now))
+	c.write(drainingFrame, c.s.cfg.WriteWait)
+}
+
+// drainDeadline is the read deadline of a draining connection that read
+// something at now.
+func (c *conn) drainDeadline(now time.Time) time.Time {
+	d := now.Add(drainQuiet)
+	if end := time.Unix(0, c.drainEnd.Load()); end.Before(d) {
+		d = end
+	}
+	return d
+}
+
+// extendReadDeadline gives the client another keep-alive period; to save
+// work, at most once a second unless forced. A draining connection gets
+// drainQuiet more instead, within its grace. drain may run between the
+// check and the new deadline; the second check then restores the drain's
+// deadline, so a drain is never undone (drain stores the flag before it
+// sets its deadline).
 func (c *conn) extendReadDeadline(now time.Time, force bool) {
-	if c.draining.Load() || !c.authed {
+	if c.draining.Load() {
+		_ = c.ws.SetReadDeadline(c.drainDeadline(now))
+		return
+	}
+	if !c.authed {
 		return
 	}
 	if !force && now.Sub(c.lastExtend) < time.Second {
@@ -615,7 +664,7 @@ func (c *conn) extendReadDeadline(now time.Time, force bool) {
 	c.lastExtend = now
 	_ = c.ws.SetReadDeadline(now.Add(c.s.cfg.PongWait))
 	if c.draining.Load() {
-		_ = c.ws.SetReadDeadline(time.Now())
+		_ = c.ws.SetReadDeadline(c.drainDeadline(time.Now()))
 	}
 }
 

@@ -1,12 +1,15 @@
 package sinks
 
 import (
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -40,7 +43,8 @@ type ConnectOptions struct {
 // Disconnects, reconnects, closure and asynchronous errors are logged through
 // opts.Logger with credentials removed from every URL.
 //
-// Connect fails if the first connection cannot be made; it does not retry it.
+// Connect fails if the first connection cannot be made; it does not retry
+// it: a caller that must wait for NATS calls it again (see Permanent).
 func Connect(url string, opts ConnectOptions) (*nats.Conn, error) {
 	timeout := opts.Timeout
 	if timeout <= 0 {
@@ -89,6 +93,47 @@ func Connect(url string, opts ConnectOptions) (*nats.Conn, error) {
 	log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("connected to nats")
 	return nc, nil
 }
+
+// Permanent reports whether err, from Connect, NewJetStream or NewKV, is one
+// that trying again cannot fix: the configuration is wrong (credentials or
+// TLS refused, a request the server calls bad, replicas a single server
+// cannot have, a server without JetStream, an existing stream that does not
+// cover the subjects). Any other error (the server is unreachable, slow,
+// still electing a leader, short of resources for a moment) is worth
+// another attempt later.
+func Permanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	switch {
+	case errors.Is(err, ErrStreamMismatch),
+		errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked),
+		errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted),
+		errors.Is(err, nats.ErrBadSubject):
+		return true
+	}
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) {
+		return true
+	}
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		switch {
+		case api.Code == 400,
+			api.ErrorCode == jetstream.JSErrCodeJetStreamNotEnabled,
+			api.ErrorCode == jetstream.JSErrCodeJetStreamNotEnabledForAccount,
+			api.ErrorCode == jsErrCodeReplicasNotSupported:
+			return true
+		}
+	}
+	return false
+}
+
+// jsErrCodeReplicasNotSupported is the server's "replicas > 1 not
+// supported in non-clustered mode".
+const jsErrCodeReplicasNotSupported jetstream.ErrorCode = 10074
 
 // RedactURL returns rawURL, a single NATS URL or a comma-separated list, with
 // any user name, password or token removed, so that it can be logged or put

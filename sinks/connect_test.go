@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/callrelay/callrelay/relay"
@@ -97,5 +98,35 @@ func TestPublishWhileDisconnectedFailsFast(t *testing.T) {
 	_, err = syncPublish(ctx, sink, relay.Envelope{Subject: "agentcall.test", ID: "x", Data: []byte("{}")})
 	if !errors.Is(err, sinks.ErrNotConnected) {
 		t.Errorf("got sink error %v, want it to wrap ErrNotConnected", err)
+	}
+}
+
+// Permanent tells a wrong configuration (stop and say so) from an outage
+// (wait and try again).
+func TestPermanent(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"no servers", fmt.Errorf("connect to nats x: %w", nats.ErrNoServers), false},
+		{"timeout", fmt.Errorf("look up stream S: %w", context.DeadlineExceeded), false},
+		{"no responders", nats.ErrNoResponders, false},
+		{"authorization", fmt.Errorf("connect to nats x: %w", nats.ErrAuthorization), true},
+		{"tls wanted", nats.ErrSecureConnWanted, true},
+		{"stream mismatch", fmt.Errorf("wrapped: %w", sinks.ErrStreamMismatch), true},
+		{"bad request", &jetstream.APIError{Code: 400, ErrorCode: 10025, Description: "invalid JSON"}, true},
+		{"replicas", &jetstream.APIError{Code: 500, ErrorCode: 10074, Description: "replicas > 1 not supported in non-clustered mode"}, true},
+		{"no jetstream", jetstream.ErrJetStreamNotEnabled, true},
+		{"insufficient resources", &jetstream.APIError{Code: 503, ErrorCode: 10023, Description: "insufficient resources"}, false},
+		{"temporarily unavailable", &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sinks.Permanent(tt.err); got != tt.want {
+				t.Errorf("Permanent(%v): got %v, want %v", tt.err, got, tt.want)
+			}
+		})
 	}
 }

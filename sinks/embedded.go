@@ -34,6 +34,14 @@ type EmbeddedConfig struct {
 	StoreDir string
 	// JetStream enables JetStream.
 	JetStream bool
+	// Sync is how JetStream's file store reaches the disk: every write
+	// synced before its PubAck (SyncAlways), or all writes synced together
+	// every SyncInterval; zero means the server's default (2m). A process
+	// crash loses nothing either way (written data is in the kernel's page
+	// cache); a power loss or kernel crash can lose what was written since
+	// the last sync.
+	SyncInterval time.Duration
+	SyncAlways   bool
 	// Logger receives the server's log, with component=nats.
 	Logger zerolog.Logger
 }
@@ -46,6 +54,7 @@ type Embedded struct {
 	srv    *server.Server
 	log    *serverLogger
 	port   int // the configured port; the actual one once started
+	lock   *storeLock
 	closer sync.Once
 	err    error
 }
@@ -66,6 +75,9 @@ func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if cfg.JetStream && cfg.StoreDir == "" {
 		return nil, errors.New("embedded nats: jetstream requires a store directory")
 	}
+	if cfg.SyncInterval < 0 {
+		return nil, fmt.Errorf("embedded nats: sync interval %s is negative", cfg.SyncInterval)
+	}
 	opts := &server.Options{
 		ServerName: embeddedServerName,
 		Host:       cfg.Host,
@@ -74,6 +86,9 @@ func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		HTTPPort:   0,
 		JetStream:  cfg.JetStream,
 		StoreDir:   cfg.StoreDir,
+		// SyncInterval 0 leaves the server's default.
+		SyncInterval: cfg.SyncInterval,
+		SyncAlways:   cfg.SyncAlways,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -89,9 +104,18 @@ func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 // Start starts the server and waits up to timeout until it accepts client
 // connections. It fails early, with the server's reason, if the server
 // reports a fatal error such as a port already in use; the server is then
-// shut down.
+// shut down. With JetStream, Start first takes an exclusive lock on the
+// store directory, held until Close, and fails at once with an error
+// wrapping ErrStoreLocked when another server (in any process) holds it.
 func (e *Embedded) Start(timeout time.Duration) error {
 	addr := net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port))
+	if e.cfg.JetStream {
+		lock, err := lockStore(e.cfg.StoreDir)
+		if err != nil {
+			return fmt.Errorf("start embedded nats: %w", err)
+		}
+		e.lock = lock
+	}
 	e.srv.Start()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -131,7 +155,8 @@ func (e *Embedded) Close() error {
 	return e.err
 }
 
-// shutdown stops the server, bounded by shutdownTimeout.
+// shutdown stops the server, bounded by shutdownTimeout, and releases the
+// store's lock once it has stopped.
 func (e *Embedded) shutdown() error {
 	done := make(chan struct{})
 	go func() {
@@ -141,6 +166,8 @@ func (e *Embedded) shutdown() error {
 	}()
 	select {
 	case <-done:
+		e.lock.unlock()
+		e.lock = nil
 		return nil
 	case <-time.After(shutdownTimeout):
 		return fmt.Errorf("shut down embedded nats: not stopped after %s", shutdownTimeout)

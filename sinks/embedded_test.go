@@ -1,6 +1,7 @@
 package sinks_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +97,42 @@ func TestEmbeddedLogsThroughZerolog(t *testing.T) {
 	}
 	if strings.Contains(got, `"level":"debug"`) {
 		t.Errorf("got debug lines with the logger at info level, want none")
+	}
+}
+
+// Two servers over one JetStream store would corrupt it: the second is
+// refused at once, with ErrStoreLocked, and the store can be used again as
+// soon as the first has closed.
+func TestEmbeddedStoreLock(t *testing.T) {
+	dir := t.TempDir()
+	cfg := sinks.EmbeddedConfig{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, Logger: zerolog.Nop()}
+	first, err := sinks.NewEmbedded(cfg)
+	if err != nil {
+		t.Fatalf("NewEmbedded: %v", err)
+	}
+	if err := first.Start(startTimeout); err != nil {
+		t.Fatalf("start first: %v", err)
+	}
+	defer first.Close()
+
+	second, err := sinks.NewEmbedded(cfg)
+	if err != nil {
+		t.Fatalf("NewEmbedded: %v", err)
+	}
+	err = second.Start(startTimeout)
+	if !errors.Is(err, sinks.ErrStoreLocked) {
+		second.Close()
+		t.Fatalf("second start over the same store: got %v, want ErrStoreLocked", err)
+	}
+	if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "pid") {
+		t.Errorf("got %q, want the directory and the holder's pid named", err)
+	}
+
+	if err := first.Close(); err != nil {
+		t.Fatalf("close first: %v", err)
+	}
+	third := MustStartEmbedded(t, cfg)
+	if third.ClientURL() == "" {
+		t.Fatal("third server has no URL")
 	}
 }

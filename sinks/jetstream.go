@@ -86,6 +86,10 @@ func (c StreamConfig) jetStreamConfig() jetstream.StreamConfig {
 	}
 }
 
+// ErrStreamMismatch is wrapped by the error of NewJetStream when the stream
+// exists but does not capture the subjects the sink publishes on.
+var ErrStreamMismatch = errors.New("stream does not cover the subjects")
+
 // JetStream is a Sink that publishes into a JetStream stream, without
 // waiting: every message goes out at once with a reply subject of its own
 // under one inbox subscription, and the stream's PubAck, read by that
@@ -181,8 +185,8 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 	have := stream.CachedInfo().Config.Subjects
 	for _, want := range cfg.Subjects {
 		if !coveredBy(want, have) {
-			return fmt.Errorf("stream %s exists with subjects %q, which do not cover %q; "+
-				"widen the stream's subjects or choose another stream name", cfg.Name, have, want)
+			return fmt.Errorf("%w: stream %s exists with subjects %q, which do not cover %q; "+
+				"widen the stream's subjects or choose another stream name", ErrStreamMismatch, cfg.Name, have, want)
 		}
 	}
 	return nil
@@ -349,6 +353,10 @@ func (s *JetStream) Ready(ctx context.Context) error {
 	}
 	return checkConnected(s.nc)
 }
+
+// OnResume registers fn to be called every time the sink's connection is
+// back after it was lost (relay.Resumer), from a goroutine of the sink.
+func (s *JetStream) OnResume(fn func()) { s.watch.onUp(fn) }
 
 // Stream returns the name of the stream the sink publishes into.
 func (s *JetStream) Stream() string {

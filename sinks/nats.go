@@ -28,6 +28,7 @@ type NATS struct {
 	mu       sync.Mutex
 	waiting  []natsWaiter
 	flushing bool
+	watch    *watcher // made by OnResume
 }
 
 type natsWaiter struct {
@@ -95,6 +96,19 @@ func (s *NATS) flush() {
 			batch[i] = natsWaiter{}
 		}
 	}
+}
+
+// OnResume registers fn to be called every time the connection is back
+// after it was lost (relay.Resumer), from a goroutine that ends when the
+// connection is closed.
+func (s *NATS) OnResume(fn func()) {
+	s.mu.Lock()
+	if s.watch == nil {
+		s.watch = newWatcher(s.nc)
+	}
+	w := s.watch
+	s.mu.Unlock()
+	w.onUp(fn)
 }
 
 // Ready returns nil while the connection is up, and an error naming the

@@ -13,6 +13,7 @@ import (
 // goroutine, and tells everything registered with it when the connection
 // is lost: publishes in flight fail at once instead of waiting out their
 // timeout (the NATS client does not end pending requests on a disconnect).
+// It also tells those registered with onUp when the connection is back.
 type watcher struct {
 	nc      *nats.Conn
 	changes chan nats.Status
@@ -20,15 +21,16 @@ type watcher struct {
 	next    uint64
 	lost    map[uint64]func(error)
 	forever []func(error)
+	up      []func()
 	done    chan struct{}
 	once    sync.Once
 }
 
-// newWatcher starts watching nc; Close stops it.
+// newWatcher starts watching nc; Close stops it, and so does nc's closing.
 func newWatcher(nc *nats.Conn) *watcher {
 	w := &watcher{
 		nc:      nc,
-		changes: nc.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED, nats.CLOSED),
+		changes: nc.StatusChanged(nats.CONNECTED, nats.RECONNECTING, nats.DISCONNECTED, nats.CLOSED),
 		lost:    map[uint64]func(error){},
 		done:    make(chan struct{}),
 	}
@@ -43,6 +45,17 @@ func (w *watcher) run() {
 			if !ok {
 				return
 			}
+			if status == nats.CONNECTED {
+				// Reconnected (the first connection was made before the
+				// watcher existed).
+				w.mu.Lock()
+				fns := append([]func(){}, w.up...)
+				w.mu.Unlock()
+				for _, fn := range fns {
+					fn()
+				}
+				continue
+			}
 			err := fmt.Errorf("%w: connection is %s", ErrNotConnected, status)
 			w.mu.Lock()
 			fns := append([]func(error){}, w.forever...)
@@ -54,10 +67,21 @@ func (w *watcher) run() {
 			for _, fn := range fns {
 				fn(err)
 			}
+			if status == nats.CLOSED {
+				return // a closed connection never comes back
+			}
 		case <-w.done:
 			return
 		}
 	}
+}
+
+// onUp registers fn to be called every time the connection is back after
+// it was lost, from the watcher's goroutine (fn must not block long).
+func (w *watcher) onUp(fn func()) {
+	w.mu.Lock()
+	w.up = append(w.up, fn)
+	w.mu.Unlock()
 }
 
 // onLost registers fn to be called (once) when the connection is lost;

@@ -13,7 +13,7 @@ const WAIT = 20000;
 
 // setup starts NATS, the relay, the subscriber, the workbench origin(s), the
 // parent page's origin and the browser, and registers their cleanup.
-async function setup(t, { evil = false, tokenSecret = '' } = {}) {
+async function setup(t, { evil = false, tokenSecret = '', hookAttrs } = {}) {
   const env = {};
   const cleanups = [];
   t.after(async () => {
@@ -31,7 +31,7 @@ async function setup(t, { evil = false, tokenSecret = '' } = {}) {
   }
   env.relayPort = await h.freePort();
   env.parent = await h.serve({
-    '/': { type: 'text/html; charset=utf-8', body: () => h.parentPage(env.relayPort, frames, { tokens: !!tokenSecret }) },
+    '/': { type: 'text/html; charset=utf-8', body: () => h.parentPage(env.relayPort, frames, { tokens: !!tokenSecret, hookAttrs }) },
     '/token': { type: 'text/plain; charset=utf-8', body: () => h.mintToken(tokenSecret, 'agent-1001', 300) }
   });
   cleanups.push(() => env.parent.stop());
@@ -297,5 +297,40 @@ test('with tokens: the hook fetches one per connection from the page\'s back end
   await hold.release();
   await h.waitFor(async () => (await status(env)).queued === 0, WAIT, 'the outbox to empty');
   assertEachOnce(env.tail.events(), 9);
+  quiet(env);
+});
+
+test('NATS away and back: the hook holds newer events behind the refused one and resends all at once on resume, oldest first', async (t) => {
+  // A back-off of about a minute (random() pinned near 1): only the relay's
+  // resume frame can get the events out within the test's wait.
+  const env = await setup(t, { hookAttrs: 'data-backoff-base-ms="60000" data-backoff-max-ms="60000"' });
+  await env.page.addInitScript(() => { Math.random = () => 0.999; });
+  const frame = await open(env);
+  const ready = async () => (await fetch(`http://127.0.0.1:${env.relayPort}/readyz`)).status;
+
+  await env.nats.stop();
+  await h.waitFor(async () => (await ready()) === 503, WAIT, 'the relay to see NATS gone');
+  const msgs = await frame.evaluate(() => window.callrelaySimulator.flows.inbound({ now: Date.now(), seq: 7, callId: 'RESUME-7' }));
+  const post = (m) => frame.evaluate((x) => window.parent.postMessage(x, '*'), m);
+  await post(msgs[0]);
+  await h.waitFor(async () => (await hookEvents(env, 'nack')).length === 1, WAIT, 'the first event to be refused');
+  for (const m of msgs.slice(1)) await post(m);
+  await h.waitFor(async () => (await status(env)).queued === msgs.length, WAIT, 'every event queued');
+  const held = await status(env);
+  assert.equal(held.sent, 1, 'events newer than the refused one were sent ahead of it');
+  const [nack] = await hookEvents(env, 'nack');
+  assert.equal(nack.code, 'sink_unavailable');
+  assert.equal(nack.retry, true);
+  const order = await env.page.evaluate(() => JSON.parse(sessionStorage.getItem('callrelay.outbox.v1')).items.map((i) => i.id));
+  assert.equal(order[0], nack.id);
+
+  env.nats = await h.startNats({ port: env.nats.port, dir: env.nats.dir });
+  t.after(() => env.nats.stop());
+  await h.waitFor(async () => (await status(env)).queued === 0, WAIT, 'the outbox to empty after NATS is back');
+  const acks = await hookEvents(env, 'ack');
+  assert.deepEqual(acks.map((a) => a.id), order, 'acked oldest first, each once');
+  assert.ok(acks.every((a) => a.status === 'published'));
+  assert.equal((await hookEvents(env, 'nack')).length, 1, 'nothing was refused after NATS came back');
+  assert.equal(await h.metric(env.relayPort, 'callrelay_sink_resumes_total'), 1);
   quiet(env);
 });

@@ -21,6 +21,11 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
+// limit is a bound for Promise.race: its timer does not keep the process
+// alive once everything else is done (a plain sleep would hold the test
+// process idle for its whole length after the last test).
+function limit(ms) { return new Promise((r) => setTimeout(r, ms).unref()); }
+
 // waitFor polls fn until it returns a truthy value, for at most ms.
 async function waitFor(fn, ms, what) {
   const deadline = Date.now() + ms;
@@ -49,7 +54,20 @@ function freePort() {
   });
 }
 
-function tmpDir(prefix) { return fs.mkdtempSync(path.join(os.tmpdir(), prefix)); }
+// Temporary directories (the built relay, NATS stores, browser profiles)
+// are removed when the test process exits, however the tests ended.
+const tmpDirs = [];
+process.on('exit', () => {
+  for (const d of tmpDirs) {
+    try { fs.rmSync(d, { recursive: true, force: true }); } catch (e) { /* best effort */ }
+  }
+});
+
+function tmpDir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.push(d);
+  return d;
+}
 
 let builtRelay = null;
 // relayBinary builds cmd/relay once per test process.
@@ -78,7 +96,7 @@ class Proc {
   async stop(ms = 15000) {
     if (this.exited) return this.done;
     this.child.kill('SIGTERM');
-    const r = await Promise.race([this.done, sleep(ms).then(() => null)]);
+    const r = await Promise.race([this.done, limit(ms).then(() => null)]);
     if (r) return r;
     this.child.kill('SIGKILL');
     throw new Error(`${this.name} did not exit within ${ms}ms of SIGTERM`);
@@ -93,11 +111,15 @@ function canConnect(port) {
   });
 }
 
-async function startNats() {
-  const port = await freePort();
-  const dir = tmpDir('callrelay-nats-');
+// startNats runs Debian's nats-server with JetStream on a free port and a
+// fresh store, or, given the port and dir of one stopped before, again
+// over the same store.
+async function startNats({ port, dir } = {}) {
+  port = port || await freePort();
+  dir = dir || tmpDir('callrelay-nats-');
   const p = new Proc('nats-server', 'nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]);
   p.url = `nats://127.0.0.1:${port}`;
+  p.port = port;
   p.dir = dir;
   await waitFor(() => p.exited ? Promise.reject(new Error(p.err)) : canConnect(port), 10000, 'nats-server to listen');
   return p;
@@ -167,16 +189,16 @@ function serveWorkbench() {
 }
 
 // parentPage is an integrator's page: the README's tag (with a short back-off
-// ceiling so that the tests do not wait long), the workbench frame(s), and
+// ceiling so that the tests do not wait long, or hookAttrs), the workbench frame(s), and
 // the page's own message listener. With tokens, the tag names a callback
 // that fetches a fresh token from the page's own back end (GET /token).
-function parentPage(relayPort, frames, { tokens = false } = {}) {
+function parentPage(relayPort, frames, { tokens = false, hookAttrs = 'data-backoff-max-ms="800"' } = {}) {
   const iframes = frames.map((f) => `<iframe name="${f.name}" src="${f.origin}/"></iframe>`).join('\n');
   const tokenAttr = tokens ? ' data-token-callback="getRelayToken"' : '';
   const tokenScript = tokens ? '<script>window.tokenFetches = 0; window.getRelayToken = function () { window.tokenFetches++; return fetch("/token").then(function (r) { return r.text(); }); };</script>\n' : '';
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>parent page</title>
-${tokenScript}<script src="http://127.0.0.1:${relayPort}/hook.js" data-relay="ws://127.0.0.1:${relayPort}/v1/ws" data-backoff-max-ms="800"${tokenAttr} async></script>
+${tokenScript}<script src="http://127.0.0.1:${relayPort}/hook.js" data-relay="ws://127.0.0.1:${relayPort}/v1/ws" ${hookAttrs}${tokenAttr} async></script>
 </head><body>
 <h1>An integrator's page</h1>
 ${iframes}
@@ -205,7 +227,7 @@ async function launch() {
   });
   context.setDefaultTimeout(15000);
   const close = async () => {
-    await Promise.race([context.close(), sleep(10000)]);
+    await Promise.race([context.close(), limit(10000)]);
     fs.rmSync(dir, { recursive: true, force: true });
   };
   return { context, close };

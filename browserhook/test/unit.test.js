@@ -240,3 +240,13 @@ test('closeText says why the connection closed in words, never a bare code', () 
     assert.doesNotMatch(got, /close \d|\b\d{4}\b/, 'no bare close code');
   }
 });
+
+test('firstWaiting: the oldest event not in flight holds everything newer', () => {
+  const items = [{ id: 'a' }, { id: 'b' }, { id: 'c' }];
+  assert.equal(hook.firstWaiting([], {}), -1);
+  assert.equal(hook.firstWaiting(items, { a: true, b: true, c: true }), -1, 'all in flight: nothing waits');
+  assert.equal(hook.firstWaiting(items, { a: true, b: true }), 2, 'only the newest waits: it may go at once');
+  // b was answered with retry: c, newer, must not go ahead of it.
+  assert.equal(hook.firstWaiting(items, { a: true, c: true }), 1);
+  assert.equal(hook.firstWaiting(items, {}), 0);
+});

@@ -25,6 +25,7 @@ var flagOf = map[string]string{
 	"dedup window":      "--dedup-window",
 	"publish timeout":   "--publish-timeout",
 	"window":            "--ws-window",
+	"drain grace":       "--drain-grace",
 	"hello timeout":     "--hello-timeout",
 	"call ended ttl":    "--call-ended-ttl",
 	"call idle ttl":     "--call-idle-ttl",

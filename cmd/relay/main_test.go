@@ -139,6 +139,10 @@ func runAsNewUser(t *testing.T, bin string, extra ...string) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	// First the draining notice, then the close.
+	if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != `{"type":"draining"}` {
+		t.Errorf("got %s, %v, want the draining frame", msg, err)
+	}
 	_, _, err = ws.ReadMessage()
 	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != websocket.CloseGoingAway {
 		t.Errorf("got %v, want close 1001", err)

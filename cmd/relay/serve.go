@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -33,6 +34,7 @@ type serveCmd struct {
 	NatsURL          string        `name:"nats-url" env:"RELAY_NATS_URL" help:"External NATS server(s), comma-separated. When set, no embedded server is started."`
 	NatsListen       string        `default:"127.0.0.1:4222" env:"RELAY_NATS_LISTEN" help:"Listen address of the embedded NATS server (without --nats-url)."`
 	DataDir          string        `default:"./data" env:"RELAY_DATA_DIR" help:"Directory of the embedded server's JetStream store."`
+	NatsSync         string        `name:"nats-sync" default:"1s" env:"RELAY_NATS_SYNC" help:"How the embedded server's JetStream store reaches the disk: always (sync every write before its ack) or an interval (e.g. 1s, 2m) at which writes are synced together. A power loss can lose what was acknowledged since the last sync (docs/operations.md)."`
 	Sink             string        `default:"jetstream" enum:"jetstream,nats" env:"RELAY_SINK" help:"Where events go: jetstream (acked after the stream's PubAck) or nats (core NATS)."`
 	SubjectPrefix    string        `default:"agentcall" env:"RELAY_SUBJECT_PREFIX" help:"First token(s) of every subject."`
 	Tenant           string        `default:"default" env:"RELAY_TENANT" help:"Tenant token of every subject ([A-Za-z0-9_-]+)."`
@@ -58,6 +60,7 @@ type serveCmd struct {
 	TokenIssuer      string        `name:"token-issuer" env:"RELAY_TOKEN_ISSUER" help:"With tokens, require every token's iss claim to be this value."`
 	HelloTimeout     time.Duration `default:"10s" env:"RELAY_HELLO_TIMEOUT" help:"With tokens, how long a WebSocket client has to send its hello frame with a token."`
 	ShutdownTimeout  time.Duration `default:"20s" env:"RELAY_SHUTDOWN_TIMEOUT" help:"How long SIGTERM waits for events in hand and connections to finish."`
+	DrainGrace       time.Duration `default:"3s" env:"RELAY_DRAIN_GRACE" help:"On SIGTERM, how long at most each WebSocket is still read (and every event answered with a retryable draining nack) so that frames sent before the client heard are answered; less once the client is quiet for 0.5s. Keep it below --shutdown-timeout."`
 	LogLevel         string        `default:"info" enum:"debug,info,warn,error" env:"RELAY_LOG_LEVEL" help:"Log level: debug, info, warn, error."`
 
 	// Personal data (docs/privacy.md).
@@ -95,6 +98,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		DedupWindow:      s.DedupWindow,
 		PublishTimeout:   s.PublishTimeout,
 		Window:           s.WSWindow,
+		DrainGrace:       s.DrainGrace,
 		TokenSecrets:     s.TokenSecret,
 		TokenAudience:    s.TokenAudience,
 		TokenIssuer:      s.TokenIssuer,
@@ -146,19 +150,64 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		if level > zerolog.DebugLevel {
 			natsLog = log.Level(max(level, zerolog.WarnLevel))
 		}
+		syncEvery, syncAlways, _ := parseNatsSync(s.NatsSync)
 		embedded, err = sinks.NewEmbedded(sinks.EmbeddedConfig{
 			Host: host, Port: port, StoreDir: storeDir, JetStream: true, Logger: natsLog,
+			SyncInterval: syncEvery, SyncAlways: syncAlways,
 		})
 		if err != nil {
 			return err
 		}
 		if err := embedded.Start(15 * time.Second); err != nil {
+			if errors.Is(err, sinks.ErrStoreLocked) {
+				return fmt.Errorf("--data-dir %s is in use by another running relay: give each relay its own --data-dir, or stop the other one (%w)", s.DataDir, err)
+			}
 			return err
 		}
 		defer embedded.Close()
 		natsURL = embedded.ClientURL()
 	}
-	nc, err := sinks.Connect(natsURL, sinks.ConnectOptions{Name: "callrelay", Logger: log})
+	// The HTTP address listens from here on: while NATS, the stream or
+	// the buckets cannot be reached, /readyz says why (503) and every
+	// attempt is logged; only a wrong configuration ends the wait.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return listenError("--addr", s.Addr, err)
+	}
+	shared := newHandoffListener(ln)
+	st := startStartup(shared.view(false), reg, log)
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			st.handOff()
+			shared.close()
+		}
+	}()
+	stopped := func() error {
+		log.Info().Msg("signal received before nats could take events: stopped")
+		return nil
+	}
+
+	natsFlag := "--nats-url"
+	if embedded != nil {
+		natsFlag = "--nats-listen"
+	}
+	var nc *nats.Conn
+	err = st.wait(ctx, "nats at "+sinks.RedactURL(natsURL), func(err error) error {
+		return fmt.Errorf("%s %s: %w", natsFlag, sinks.RedactURL(natsURL), err)
+	}, func(context.Context) error {
+		c, err := sinks.Connect(natsURL, sinks.ConnectOptions{Name: "callrelay", Logger: log})
+		nc = c
+		return err
+	})
+	if errors.Is(err, errStopped) {
+		return stopped()
+	}
 	if err != nil {
 		return err
 	}
@@ -174,15 +223,23 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		if streamName == "" {
 			streamName = defaultStreamName(s.SubjectPrefix)
 		}
-		openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		js, err := sinks.NewJetStream(openCtx, nc, sinks.StreamConfig{
-			Name:       streamName,
-			Subjects:   []string{subjects.Stream()},
-			MaxAge:     s.StreamMaxAge,
-			Replicas:   s.StreamReplicas,
-			Duplicates: s.DedupWindow,
-		}, s.PublishTimeout)
-		cancel()
+		var js *sinks.JetStream
+		err := st.wait(ctx, "stream "+streamName, func(err error) error {
+			return streamFlagError(s, streamName, err)
+		}, func(actx context.Context) error {
+			var err error
+			js, err = sinks.NewJetStream(actx, nc, sinks.StreamConfig{
+				Name:       streamName,
+				Subjects:   []string{subjects.Stream()},
+				MaxAge:     s.StreamMaxAge,
+				Replicas:   s.StreamReplicas,
+				Duplicates: s.DedupWindow,
+			}, s.PublishTimeout)
+			return err
+		})
+		if errors.Is(err, errStopped) {
+			return stopped()
+		}
 		if err != nil {
 			return err
 		}
@@ -198,20 +255,23 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		sink = outage
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
 	var relayOpts []relay.Option
 	stateDesc := "memory"
 	if s.State == "shared" {
-		openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		kv, err := sinks.NewKV(openCtx, nc, sinks.KVConfig{
-			Bucket: s.StateBucket, EndedTTL: s.CallEndedTTL, IdleTTL: s.CallIdleTTL,
-			KeyTTL: s.DedupWindow, ClaimTimeout: 2 * s.PublishTimeout, Replicas: s.StreamReplicas,
+		var kv *sinks.KV
+		err := st.wait(ctx, "state buckets "+s.StateBucket+"-*", func(err error) error {
+			return fmt.Errorf("--state shared (--state-bucket %s, --stream-replicas %d): %w", s.StateBucket, s.StreamReplicas, err)
+		}, func(actx context.Context) error {
+			var err error
+			kv, err = sinks.NewKV(actx, nc, sinks.KVConfig{
+				Bucket: s.StateBucket, EndedTTL: s.CallEndedTTL, IdleTTL: s.CallIdleTTL,
+				KeyTTL: s.DedupWindow, ClaimTimeout: 2 * s.PublishTimeout, Replicas: s.StreamReplicas,
+			})
+			return err
 		})
-		cancel()
+		if errors.Is(err, errStopped) {
+			return stopped()
+		}
 		if err != nil {
 			return err
 		}
@@ -228,12 +288,10 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		return err
 	}
 	defer hook.Close()
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		return listenError("--addr", s.Addr, err)
-	}
+	st.handOff()
+	handedOff = true
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(shared.view(true)) }()
 
 	httpBase := "http://" + displayAddr(ln.Addr())
 	wsBase := "ws://" + displayAddr(ln.Addr())
@@ -292,6 +350,9 @@ func (s serveCmd) validate(cfg relay.Config) error {
 		if s.DataDir == "" {
 			errs = append(errs, errors.New(`--data-dir "": must not be empty with the embedded NATS server`))
 		}
+		if _, _, err := parseNatsSync(s.NatsSync); err != nil {
+			errs = append(errs, fmt.Errorf("--nats-sync %q: %w", s.NatsSync, err))
+		}
 	}
 	if s.StreamReplicas < 1 || s.StreamReplicas > 5 {
 		errs = append(errs, fmt.Errorf("--stream-replicas %d: must be 1 to 5", s.StreamReplicas))
@@ -316,6 +377,9 @@ func (s serveCmd) validate(cfg relay.Config) error {
 	if s.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", s.ShutdownTimeout))
 	}
+	if s.DrainGrace <= 0 || s.DrainGrace >= s.ShutdownTimeout {
+		errs = append(errs, fmt.Errorf("--drain-grace %s: must be positive and shorter than --shutdown-timeout (%s)", s.DrainGrace, s.ShutdownTimeout))
+	}
 	return newConfigError(errs)
 }
 
@@ -327,6 +391,34 @@ func tailHint(natsURL string) string {
 		hint += " --nats-url " + sinks.RedactURL(natsURL)
 	}
 	return hint
+}
+
+// streamFlagError names the flag to change for a permanent error of the
+// stream look-up.
+func streamFlagError(s serveCmd, stream string, err error) error {
+	var api *jetstream.APIError
+	switch {
+	case errors.Is(err, sinks.ErrStreamMismatch):
+		return fmt.Errorf("--stream %s / --subject-prefix %s: %w", stream, s.SubjectPrefix, err)
+	case errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeJetStreamNotEnabled || api.ErrorCode == jetstream.JSErrCodeJetStreamNotEnabledForAccount):
+		return fmt.Errorf("--sink jetstream: the NATS server at --nats-url has no JetStream for this user (enable it, or use --sink nats): %w", err)
+	case errors.As(err, &api) && api.ErrorCode == 10074:
+		return fmt.Errorf("--stream-replicas %d: %w", s.StreamReplicas, err)
+	default:
+		return fmt.Errorf("--stream %s (--stream-replicas %d, --stream-max-age %s): %w", stream, s.StreamReplicas, s.StreamMaxAge, err)
+	}
+}
+
+// parseNatsSync reads --nats-sync: "always", or a positive duration.
+func parseNatsSync(v string) (every time.Duration, always bool, err error) {
+	if strings.EqualFold(strings.TrimSpace(v), "always") {
+		return 0, true, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d <= 0 {
+		return 0, false, errors.New(`want "always" or a positive duration such as 1s or 2m`)
+	}
+	return d, false, nil
 }
 
 // validBucket reports whether name can prefix a key-value bucket name.

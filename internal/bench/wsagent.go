@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -168,7 +169,7 @@ func (a *wsAgent) readAnswers(sp *span, pending <-chan inflight, slots <-chan st
 			deadline = sp.end.Add(sp.grace)
 		}
 		_ = a.conn.SetReadDeadline(deadline)
-		_, msg, err := a.conn.ReadMessage()
+		msg, err := readAnswer(a.conn)
 		now := time.Now()
 		if err != nil {
 			broken = true
@@ -189,3 +190,14 @@ func (a *wsAgent) readAnswers(sp *span, pending <-chan inflight, slots <-chan st
 
 // close closes the connection without a closing handshake.
 func (a *wsAgent) close() { a.conn.Close() }
+
+// readAnswer reads the next frame that answers an event, skipping the
+// relay's notices (resume, draining: docs/protocol.md), which answer none.
+func readAnswer(conn *websocket.Conn) ([]byte, error) {
+	for {
+		_, msg, err := conn.ReadMessage()
+		if err != nil || !bytes.HasPrefix(msg, []byte(`{"type":"resume"`)) && !bytes.HasPrefix(msg, []byte(`{"type":"draining"`)) {
+			return msg, err
+		}
+	}
+}
