@@ -1,0 +1,202 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/callrelay/callrelay/correlate"
+	"github.com/callrelay/callrelay/relay"
+	"github.com/callrelay/callrelay/sinks"
+)
+
+// mustRestoredRelay starts a relay on ns as `relay` does with --state
+// restore: its memory state is read back from the stream before it serves.
+// Nothing stops it at the end of the test but the cleanup: a test "kills"
+// it by walking away from it (no drain, no flush), which is what kill -9
+// leaves behind in the stream.
+func mustRestoredRelay(tb testing.TB, ns *sinks.Embedded) (*testRelay, correlate.ReplayStats) {
+	tb.Helper()
+	tr := &testRelay{ns: ns, logs: &syncBuffer{}}
+	log := zerolog.New(tr.logs)
+	nc, err := sinks.Connect(ns.ClientURL(), sinks.ConnectOptions{Name: "relay-under-test", Logger: log})
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sink, err := sinks.NewJetStream(ctx, nc, sinks.StreamConfig{Name: "AGENTCALL", Subjects: []string{"agentcall.>"}}, 0)
+	if err != nil {
+		tb.Fatalf("jetstream sink: %v", err)
+	}
+	tr.reg = prometheus.NewRegistry()
+	srv, err := relay.New(relay.Config{PublishTimeout: 5 * time.Second}, sink, log, tr.reg)
+	if err != nil {
+		tb.Fatalf("relay.New: %v", err)
+	}
+	replay, err := srv.Replay()
+	if err != nil {
+		tb.Fatalf("replay: %v", err)
+	}
+	if _, err := sinks.ReadBack(ctx, nc, sinks.ReadBackConfig{
+		Stream: "AGENTCALL", Subject: "agentcall.default.>", Since: time.Now().Add(-time.Hour), MaxMessages: 10_000,
+	}, replay.Add); err != nil {
+		tb.Fatalf("read back: %v", err)
+	}
+	stats := replay.Finish()
+	tr.srv = srv
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	tr.base = "http://" + ln.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	obs, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		tb.Fatalf("observer connect: %v", err)
+	}
+	tr.obs = obs
+	tr.js, _ = jetstream.New(obs)
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+		sink.Close()
+		obs.Close()
+		nc.Close()
+	})
+	return tr, stats
+}
+
+// After a relay is dropped without a drain and a new one restores its
+// state from the stream, a call in progress goes on as if nothing had
+// happened: its view revisions keep going up, the same talk details are
+// still published once, a resent event and the same vendor event from
+// another tab are duplicates, and later phone-bar events carry the talk
+// details and the queue. A second restart, after the talk details changed,
+// keeps the new ones.
+func TestRestartRestoresCallState(t *testing.T) {
+	ns := MustNATS(t)
+	const call = "CALL-RESTART-1"
+	steps := callSteps(call)
+
+	first, stats := mustRestoredRelay(t, ns)
+	if stats.Messages != 0 || stats.Calls != 0 {
+		t.Fatalf("restore from an empty stream: got %+v, want nothing", stats)
+	}
+	c := first.MustDial(t)
+	for i, step := range []string{"ringing", "talk", "established"} {
+		if a := c.Call(t, "r-"+step, steps[step]); a.Status != "published" {
+			t.Fatalf("%s (step %d): got %+v, want published", step, i, a)
+		}
+	}
+	_ = c.ws.Close()
+
+	second, stats := mustRestoredRelay(t, ns) // the first one is "killed": never drained
+	if stats.Calls != 1 || stats.Events != 3 || stats.Views != 3 || stats.EventIDs != 3 || stats.ContentKeys != 2 {
+		t.Errorf("restore: got %+v, want 1 call from 3 events and 3 views, 3 ids and 2 content keys", stats)
+	}
+	if got := gaugeValue(t, second.reg, "callrelay_state_restored", "call"); got != 1 {
+		t.Errorf("callrelay_state_restored{kind=call}: got %v, want 1", got)
+	}
+	if got := gaugeValue(t, second.reg, "callrelay_calls_active", "established"); got != 1 {
+		t.Errorf("callrelay_calls_active{state=established}: got %v, want 1", got)
+	}
+	c = second.MustDial(t)
+	resigned := iframeParams(map[string]any{"callId": call, "sign": "0000aaaa", "timestamp": 1763717409999})
+	for _, tc := range []struct {
+		id   string
+		data map[string]any
+		want string
+	}{
+		{"r-talk-again", resigned, "duplicate"},                                                            // identical talk details, re-signed
+		{"r-established", steps["established"], "duplicate"},                                               // a resend of an acknowledged id
+		{"r-established-tab2", steps["established"], "duplicate"},                                          // the same vendor event from another tab
+		{"r-released", steps["released"], "published"},                                                     // a later event
+		{"r-talk-new", iframeParams(map[string]any{"callId": call, "uphone": "139****0000"}), "published"}, // changed talk details
+	} {
+		if a := c.Call(t, tc.id, tc.data); a.Status != tc.want {
+			t.Fatalf("%s after the restart: got %+v, want %s", tc.id, a, tc.want)
+		}
+	}
+	_ = c.ws.Close()
+
+	third, _ := mustRestoredRelay(t, ns)
+	c = third.MustDial(t)
+	if a := c.Call(t, "r-talk-new-again", iframeParams(map[string]any{"callId": call, "uphone": "139****0000", "sign": "x"})); a.Status != "duplicate" {
+		t.Fatalf("the changed talk details again after a second restart: got %+v, want duplicate", a)
+	}
+	if a := c.Call(t, "r-deleted", steps["deleted"]); a.Status != "published" {
+		t.Fatalf("deleted after a second restart: got %+v, want published", a)
+	}
+
+	// The stream: each message once, revisions 1, 2, 3, ... without a gap
+	// or a repeat across both restarts, talk and queue on the late events.
+	views := third.views(t)
+	for i, v := range views {
+		if v.Revision != uint64(i+1) {
+			t.Fatalf("view %d has revision %d, want %d (revisions: %v)", i, v.Revision, i+1, revisions(views))
+		}
+	}
+	if len(views) != 6 {
+		t.Errorf("got %d views, want 6 (revisions %v)", len(views), revisions(views))
+	}
+	if last := views[len(views)-1]; last.State != "ended" || last.Customer["uphone"] != "139****0000" || len(last.Queue) == 0 {
+		b, _ := json.Marshal(last)
+		t.Errorf("last view: got %s, want ended, with the new talk details and the queue", b)
+	}
+	if n := len(third.published(t, "agentcall.default.iframeParams")); n != 2 {
+		t.Errorf("iframeParams stored: got %d, want 2 (the first and the changed ones)", n)
+	}
+	for _, subject := range []string{"agentcall.default.callBarEvent.EventReleased", "agentcall.default.callBarEvent.EventCallDeleted"} {
+		evs := third.published(t, subject)
+		if len(evs) != 1 {
+			t.Fatalf("%s: got %d messages, want 1", subject, len(evs))
+		}
+		talk, _ := evs[0]["talk"].(map[string]any)
+		if talk["partnerId"] != "P-778899" || evs[0]["queue"] == nil {
+			t.Errorf("%s after a restart: got talk %v and queue %v, want both", subject, evs[0]["talk"], evs[0]["queue"])
+		}
+	}
+	if evs := third.published(t, "agentcall.default.callBarEvent.EventCallDeleted"); evs[0]["talk"].(map[string]any)["uphone"] != "139****0000" {
+		t.Errorf("EventCallDeleted after the second restart carries the old talk details: %v", evs[0]["talk"])
+	}
+}
+
+func revisions(views []callView) []uint64 {
+	out := make([]uint64, len(views))
+	for i, v := range views {
+		out[i] = v.Revision
+	}
+	return out
+}
+
+// gaugeValue reads the child of a gauge vector with one label value.
+func gaugeValue(tb testing.TB, reg *prometheus.Registry, name, label string) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	tb.Fatalf("metric %s{%s} not found", name, label)
+	return 0
+}
