@@ -3,6 +3,7 @@ package relay_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callrelay/callrelay/correlate"
+	"github.com/callrelay/callrelay/events"
 	"github.com/callrelay/callrelay/relay"
 	"github.com/callrelay/callrelay/sinks"
 )
@@ -199,4 +201,115 @@ func gaugeValue(tb testing.TB, reg *prometheus.Registry, name, label string) flo
 	}
 	tb.Fatalf("metric %s{%s} not found", name, label)
 	return 0
+}
+
+// BenchmarkRestore measures the restore of a relay's state at start: the
+// read-back of a stream holding the events and views of n calls (five
+// events each: ringing, talk details, established, released, deleted;
+// ten messages a call) and their replay. One iteration is one whole
+// restore (e.g. -bench Restore -benchtime 3x).
+func BenchmarkRestore(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("calls=%d", n), func(b *testing.B) {
+			ns := MustNATS(b)
+			msgs := fillStream(b, ns, n)
+			nc, err := nats.Connect(ns.ClientURL())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer nc.Close()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				sink := relay.Sink(nopSink{})
+				srv, err := relay.New(relay.Config{}, sink, zerolog.Nop(), prometheus.NewRegistry())
+				if err != nil {
+					b.Fatal(err)
+				}
+				replay, _ := srv.Replay()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				read, err := sinks.ReadBack(ctx, nc, sinks.ReadBackConfig{
+					Stream: "AGENTCALL", Subject: "agentcall.default.>", Since: time.Now().Add(-time.Hour),
+				}, replay.Add)
+				cancel()
+				stats := replay.Finish()
+				if err != nil || read != msgs || stats.Calls != n {
+					b.Fatalf("read %d of %d messages, %d calls of %d: %v", read, msgs, stats.Calls, n, err)
+				}
+			}
+			b.StopTimer()
+			perRestore := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(float64(msgs)/perRestore, "msgs/s")
+			b.ReportMetric(perRestore/float64(n)*1e6, "µs/call")
+		})
+	}
+}
+
+// nopSink takes nothing; the benchmark's relays never publish.
+type nopSink struct{}
+
+func (nopSink) Publish(_ relay.Envelope, c relay.Completion, tag int) { c.Published(tag, false, nil) }
+func (nopSink) Ready(context.Context) error                           { return nil }
+
+// fillStream stores in the AGENTCALL stream of ns what a relay publishes
+// for n calls, events and views with their message ids, as the relay's
+// pipeline makes them, and returns the number of messages.
+func fillStream(tb testing.TB, ns *sinks.Embedded, n int) int {
+	tb.Helper()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "AGENTCALL", Subjects: []string{"agentcall.>"}}); err != nil {
+		tb.Fatal(err)
+	}
+	corr, err := correlate.New(correlate.Config{Tenant: "default"}, nil, prometheus.NewRegistry())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	subjects, _ := events.NewSubjects("agentcall", "default")
+	seen := time.Now()
+	count := 0
+	publish := func(subject, id string, data []byte) {
+		m := nats.NewMsg(subject)
+		m.Header.Set("Nats-Msg-Id", id)
+		m.Data = data
+		if _, err := js.PublishMsgAsync(m); err != nil {
+			tb.Fatal(err)
+		}
+		count++
+	}
+	for i := 0; i < n; i++ {
+		call := fmt.Sprintf("FILL-%06d", i)
+		steps := callSteps(call)
+		for _, s := range stepOrder {
+			data, _ := json.Marshal(steps[s])
+			msg, err := events.Parse(data, events.Options{})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			id := call + "-" + s
+			ev := events.NewEvent(msg, id, "default", "", seen, seen)
+			txn, err := corr.Begin(ctx, correlate.Input{Msg: msg, Event: ev, SeenAt: seen})
+			if err != nil || txn.Dup != "" {
+				tb.Fatalf("begin %s: %q %v", id, txn.Dup, err)
+			}
+			publish(subjects.For(msg), id, ev.AppendJSON(nil))
+			if view, viewID, ok := txn.View(); ok {
+				publish(subjects.Call(), viewID, view.AppendJSON(nil))
+			}
+			if err := txn.Commit(ctx, nil); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		tb.Fatal("stream not filled in time")
+	}
+	return count
 }
