@@ -20,7 +20,10 @@ import (
 // newest --restore-max-messages, for at most --restore-timeout. It runs
 // before the relay listens, so no event is taken and /readyz is not
 // answered meanwhile. A restore cut short by its time limit is logged and
-// the relay starts with what it has; any other failure stops the start.
+// the relay starts with what it has; one cut short by ctx (a signal)
+// returns what it has too (the relay then stops as after any signal);
+// any other failure stops
+// the start.
 func (s serveCmd) restoreState(ctx context.Context, nc *nats.Conn, stream, subject string, srv *relay.Server, log zerolog.Logger) (correlate.ReplayStats, error) {
 	replay, err := srv.Replay()
 	if err != nil {
@@ -44,7 +47,11 @@ func (s serveCmd) restoreState(ctx context.Context, nc *nats.Conn, stream, subje
 	}, replay.Add)
 	stats := replay.Finish()
 	switch {
-	case err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+	case err != nil && ctx.Err() != nil:
+		// A signal during the restore: the caller stops before it listens.
+		log.Info().Int("read", read).Msg("state restore interrupted by a signal")
+		return stats, nil
+	case err != nil && errors.Is(err, context.DeadlineExceeded):
 		log.Warn().Int("read", read).Dur("timeout", s.RestoreTimeout).
 			Msg("state restore stopped at --restore-timeout: calls changed after the last message read start again at revision 1")
 	case err != nil:
