@@ -22,8 +22,7 @@ import (
 // answered meanwhile. A restore cut short by its time limit is logged and
 // the relay starts with what it has; one cut short by ctx (a signal)
 // returns what it has too (the relay then stops as after any signal);
-// any other failure stops
-// the start.
+// any other failure stops the start.
 func (s serveCmd) restoreState(ctx context.Context, nc *nats.Conn, stream, subject string, srv *relay.Server, log zerolog.Logger) (correlate.ReplayStats, error) {
 	replay, err := srv.Replay()
 	if err != nil {
