@@ -313,3 +313,53 @@ func fillStream(tb testing.TB, ns *sinks.Embedded, n int) int {
 	}
 	return count
 }
+
+// ReadBack reads the window oldest first, and only the newest messages
+// when the window holds more than its bound; a window after the last
+// message reads nothing.
+func TestReadBackBounds(t *testing.T) {
+	ns := MustNATS(t)
+	total := fillStream(t, ns, 50) // 500 messages
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name      string
+		since     time.Time
+		max       int
+		wantRead  int
+		wantFirst string // Nats-Msg-Id of the first message read
+	}{
+		{"all", time.Now().Add(-time.Hour), 0, total, "FILL-000000-ringing"},
+		{"bounded", time.Now().Add(-time.Hour), 100, 100, "FILL-000040-ringing"},
+		{"future", time.Now().Add(time.Hour), 0, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []correlate.Stored
+			read, err := sinks.ReadBack(ctx, nc, sinks.ReadBackConfig{
+				Stream: "AGENTCALL", Subject: "agentcall.default.>", Since: tc.since, MaxMessages: tc.max,
+			}, func(s correlate.Stored) {
+				got = append(got, correlate.Stored{Subject: s.Subject, MsgID: s.MsgID, Time: s.Time})
+			})
+			if err != nil || read != tc.wantRead || len(got) != tc.wantRead {
+				t.Fatalf("got %d messages (%d handed over), %v; want %d", read, len(got), err, tc.wantRead)
+			}
+			if len(got) == 0 {
+				return
+			}
+			wantLast := fmt.Sprintf("call:%s:%d:5", events.CallKey("default", "FILL-000049"), t0) // the last call's last view
+			if got[0].MsgID != tc.wantFirst || got[len(got)-1].MsgID != wantLast {
+				t.Errorf("first and last: got %s and %s, want %s and %s", got[0].MsgID, got[len(got)-1].MsgID, tc.wantFirst, wantLast)
+			}
+			for i := 1; i < len(got); i++ {
+				if got[i].Time.Before(got[i-1].Time) {
+					t.Fatalf("message %d stored before message %d: not in stream order", i, i-1)
+				}
+			}
+		})
+	}
+}

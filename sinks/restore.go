@@ -37,8 +37,8 @@ type ReadBackConfig struct {
 	Progress func(read, total int)
 }
 
-// ReadBack reads the messages cfg selects, oldest first, with an ordered
-// consumer of its own (in memory, deleted when done), and hands each to
+// ReadBack reads the messages cfg selects, oldest first, with ordered
+// consumers of its own (in memory, removed by the server soon after), and hands each to
 // fn; fn must not keep Data. It returns the number read. When ctx ends
 // first it returns that number and ctx's error: what was handed to fn is
 // still a prefix of the selection, in order.
@@ -55,8 +55,9 @@ func ReadBack(ctx context.Context, nc *nats.Conn, cfg ReadBackConfig, fn func(co
 	if state.Msgs == 0 || state.LastTime.Before(cfg.Since) {
 		return 0, nil
 	}
+	// A probe finds where the window starts and how much it holds.
 	since := cfg.Since
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	probe, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects:    []string{cfg.Subject},
 		DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
 		OptStartTime:      &since,
@@ -65,7 +66,7 @@ func ReadBack(ctx context.Context, nc *nats.Conn, cfg ReadBackConfig, fn func(co
 	if err != nil {
 		return 0, fmt.Errorf("read back stream %s: %w", cfg.Stream, err)
 	}
-	first, err := nextBatch(cons, 1)
+	first, err := nextBatch(probe, 1)
 	if err != nil || len(first) == 0 {
 		return 0, err
 	}
@@ -73,56 +74,57 @@ func ReadBack(ctx context.Context, nc *nats.Conn, cfg ReadBackConfig, fn func(co
 	if err != nil {
 		return 0, fmt.Errorf("read back stream %s: %w", cfg.Stream, err)
 	}
-	total := int(meta.NumPending) + 1
+	start, total := meta.Sequence.Stream, int(meta.NumPending)+1
 	if cfg.MaxMessages > 0 && total > cfg.MaxMessages {
-		// Too many since Since: start over from the newest MaxMessages.
-		start := meta.Sequence.Stream
+		// Too many since Since: only the newest MaxMessages.
 		if state.LastSeq >= uint64(cfg.MaxMessages) {
 			start = max(start, state.LastSeq-uint64(cfg.MaxMessages)+1)
 		}
-		cons, err = stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-			FilterSubjects:    []string{cfg.Subject},
-			DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-			OptStartSeq:       start,
-			InactiveThreshold: readBackIdle,
-		})
-		if err != nil {
-			return 0, fmt.Errorf("read back stream %s: %w", cfg.Stream, err)
-		}
-		first, total = nil, cfg.MaxMessages
+		total = cfg.MaxMessages
 	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{cfg.Subject},
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       start,
+		InactiveThreshold: readBackIdle,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read back stream %s: %w", cfg.Stream, err)
+	}
+	// Messages keeps the next batch coming while this one is handled.
+	it, err := cons.Messages(jetstream.PullMaxMessages(readBackBatch))
+	if err != nil {
+		return 0, fmt.Errorf("read back stream %s: %w", cfg.Stream, err)
+	}
+	defer it.Stop()
 	read := 0
 	lastReport := time.Now()
-	for batch := first; ; {
-		for _, m := range batch {
-			meta, err := m.Metadata()
-			if err != nil {
-				return read, fmt.Errorf("read back stream %s: %w", cfg.Stream, err)
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return read, ctx.Err()
 			}
-			fn(correlate.Stored{Subject: m.Subject(), MsgID: m.Headers().Get(msgIDHeader), Data: m.Data(), Time: meta.Timestamp})
-			read++
-			if meta.NumPending == 0 || (cfg.MaxMessages > 0 && read >= cfg.MaxMessages) {
-				return read, nil
-			}
+			return read, fmt.Errorf("read back stream %s: %w", cfg.Stream, err)
 		}
-		if err := ctx.Err(); err != nil {
-			return read, err
-		}
-		if cfg.Progress != nil && time.Since(lastReport) >= time.Second {
-			cfg.Progress(read, total)
-			lastReport = time.Now()
-		}
-		batch, err = nextBatch(cons, readBackBatch)
+		meta, err := m.Metadata()
 		if err != nil {
 			return read, fmt.Errorf("read back stream %s: %w", cfg.Stream, err)
 		}
-		if len(batch) == 0 {
+		fn(correlate.Stored{Subject: m.Subject(), MsgID: m.Headers().Get(msgIDHeader), Data: m.Data(), Time: meta.Timestamp})
+		read++
+		if meta.NumPending == 0 || (cfg.MaxMessages > 0 && read >= cfg.MaxMessages) {
 			return read, nil
+		}
+		if cfg.Progress != nil && read%1024 == 0 && time.Since(lastReport) >= time.Second {
+			cfg.Progress(read, total)
+			lastReport = time.Now()
 		}
 	}
 }
 
-// nextBatch pulls up to n messages that are there now.
+// nextBatch pulls up to n messages that are there now (none when there
+// are none).
 func nextBatch(cons jetstream.Consumer, n int) ([]jetstream.Msg, error) {
 	b, err := cons.FetchNoWait(n)
 	if err != nil {
