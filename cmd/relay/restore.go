@@ -18,8 +18,8 @@ import (
 // what the relay published into stream before it was stopped or killed:
 // the last --restore-window (by default --call-idle-ttl), at most the
 // newest --restore-max-messages, for at most --restore-timeout. It runs
-// before the relay listens, so no event is taken and /readyz is not
-// answered meanwhile. A restore cut short by its time limit is logged and
+// before the relay takes events, so /readyz does not report it ready
+// meanwhile. A restore cut short by its time limit is logged and
 // the relay starts with what it has; one cut short by ctx (a signal)
 // returns what it has too (the relay then stops as after any signal);
 // any other failure stops the start.
