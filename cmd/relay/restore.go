@@ -47,7 +47,7 @@ func (s serveCmd) restoreState(ctx context.Context, nc *nats.Conn, stream, subje
 	stats := replay.Finish()
 	switch {
 	case err != nil && ctx.Err() != nil:
-		// A signal during the restore: the caller stops before it listens.
+		// A signal during the restore: the relay stops before it takes events.
 		log.Info().Int("read", read).Msg("state restore interrupted by a signal")
 		return stats, nil
 	case err != nil && errors.Is(err, context.DeadlineExceeded):
