@@ -60,10 +60,10 @@ func TestFaultsLoseNothing(t *testing.T) {
 	}
 	bin := MustBuild(t)
 	dir := t.TempDir()
-	ns := &natsProc{bin: natsBin, port: freePort(t), dir: filepath.Join(dir, "nats"), log: filepath.Join(dir, "nats.log")}
+	ns := &faultNATS{bin: natsBin, port: faultPort(t), dir: filepath.Join(dir, "nats"), log: filepath.Join(dir, "nats.log")}
 	ns.start(t)
 	t.Cleanup(ns.kill)
-	rl := &relayProc{bin: bin, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), natsURL: ns.url(), log: filepath.Join(dir, "relay.log")}
+	rl := &faultRelay{bin: bin, addr: fmt.Sprintf("127.0.0.1:%d", faultPort(t)), natsURL: ns.url(), log: filepath.Join(dir, "relay.log")}
 	rl.start(t)
 	t.Cleanup(rl.kill)
 
@@ -310,7 +310,7 @@ type hookEvent struct {
 // and sends its outbox again, oldest first.
 type hookClient struct {
 	n      int
-	relay  *relayProc
+	relay  *faultRelay
 	events []hookEvent // everything generated, in order
 
 	mu      sync.Mutex
@@ -324,7 +324,7 @@ type hookClient struct {
 	unanswered             map[string]int // by how the relay stopped: term, kill, other
 }
 
-func newHookClient(n int, r *relayProc) *hookClient {
+func newHookClient(n int, r *faultRelay) *hookClient {
 	c := &hookClient{n: n, relay: r, acked: map[string]string{}, unanswered: map[string]int{}}
 	for call := 0; call < faultCallsPerClient; call++ {
 		for step := 0; step < faultEventsPerCall; step++ {
@@ -521,8 +521,8 @@ func (c *hookClient) connection(stop chan struct{}) {
 	}
 }
 
-// relayProc is the relay binary, started again after each stop.
-type relayProc struct {
+// faultRelay is the relay binary, started again after each stop.
+type faultRelay struct {
 	bin, addr, natsURL, log string
 
 	mu    sync.Mutex
@@ -532,14 +532,14 @@ type relayProc struct {
 	exits chan error
 }
 
-func (r *relayProc) generation() int {
+func (r *faultRelay) generation() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.gen
 }
 
 // endedBy says how relay generation gen ended, as far as the test knows.
-func (r *relayProc) endedBy(gen int) string {
+func (r *faultRelay) endedBy(gen int) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if how, ok := r.ended[gen]; ok {
@@ -550,7 +550,7 @@ func (r *relayProc) endedBy(gen int) string {
 
 // start runs the relay and waits until /readyz answers 200: its state is
 // restored by then.
-func (r *relayProc) start(t *testing.T) {
+func (r *faultRelay) start(t *testing.T) {
 	t.Helper()
 	logf, err := os.OpenFile(r.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -594,7 +594,7 @@ func (r *relayProc) start(t *testing.T) {
 }
 
 // kill stops the relay with SIGKILL; safe when it is not running.
-func (r *relayProc) kill() {
+func (r *faultRelay) kill() {
 	r.mu.Lock()
 	cmd, exits := r.cmd, r.exits
 	r.ended[r.gen] = "kill"
@@ -607,7 +607,7 @@ func (r *relayProc) kill() {
 }
 
 // term stops the relay with SIGTERM and returns its exit error.
-func (r *relayProc) term() error {
+func (r *faultRelay) term() error {
 	r.mu.Lock()
 	cmd, exits := r.cmd, r.exits
 	r.ended[r.gen] = "term"
@@ -627,9 +627,9 @@ func (r *relayProc) term() error {
 	}
 }
 
-// natsProc is a nats-server process with JetStream on a fixed port and
+// faultNATS is a nats-server process with JetStream on a fixed port and
 // store, started again after each kill.
-type natsProc struct {
+type faultNATS struct {
 	bin, dir, log string
 	port          int
 
@@ -638,10 +638,10 @@ type natsProc struct {
 	exits chan error
 }
 
-func (n *natsProc) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
+func (n *faultNATS) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
 
 // start runs nats-server and waits until JetStream answers.
-func (n *natsProc) start(t *testing.T) {
+func (n *faultNATS) start(t *testing.T) {
 	t.Helper()
 	logf, err := os.OpenFile(n.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -690,7 +690,7 @@ func jetStreamUp(url string) bool {
 }
 
 // kill stops nats-server with SIGKILL; safe when it is not running.
-func (n *natsProc) kill() {
+func (n *faultNATS) kill() {
 	n.mu.Lock()
 	cmd, exits := n.cmd, n.exits
 	n.cmd = nil
@@ -749,8 +749,8 @@ func readAll(t *testing.T, url string) []storedMsg {
 	return out
 }
 
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
+// faultPort returns a TCP port that was free a moment ago.
+func faultPort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
