@@ -56,7 +56,7 @@ func (s serveCmd) restoreState(ctx context.Context, nc *nats.Conn, stream, subje
 	case err != nil:
 		return stats, fmt.Errorf("restore the call state from stream %s: %w", stream, err)
 	}
-	log.Info().Int("messages", stats.Messages).Int("events", stats.Events).Int("views", stats.Views).
+	log.Info().Int("messages", stats.Messages).Int("events", stats.Events).Int("views", stats.Views).Int("skipped", stats.Skipped).
 		Int("calls", stats.Calls).Int("agents", stats.Agents).Int("content_keys", stats.ContentKeys).
 		Int("event_ids", stats.EventIDs).Dur("took", time.Since(start)).Msg("call state restored")
 	return stats, nil
