@@ -34,7 +34,7 @@ func (s serveCmd) restoreState(ctx context.Context, nc *nats.Conn, stream, subje
 	}
 	start := time.Now()
 	since := start.Add(-window)
-	log.Info().Str("stream", stream).Dur("window", window).Int("max_messages", s.RestoreMsgs).
+	log.Info().Str("stream", stream).Stringer("window", window).Int("max_messages", s.RestoreMsgs).
 		Msg("restoring the call state from the stream")
 	rctx, cancel := context.WithTimeout(ctx, s.RestoreTimeout)
 	defer cancel()
@@ -51,13 +51,13 @@ func (s serveCmd) restoreState(ctx context.Context, nc *nats.Conn, stream, subje
 		log.Info().Int("read", read).Msg("state restore interrupted by a signal")
 		return stats, nil
 	case err != nil && errors.Is(err, context.DeadlineExceeded):
-		log.Warn().Int("read", read).Dur("timeout", s.RestoreTimeout).
+		log.Warn().Int("read", read).Stringer("timeout", s.RestoreTimeout).
 			Msg("state restore stopped at --restore-timeout: calls changed after the last message read start again at revision 1")
 	case err != nil:
 		return stats, fmt.Errorf("restore the call state from stream %s: %w", stream, err)
 	}
 	log.Info().Int("messages", stats.Messages).Int("events", stats.Events).Int("views", stats.Views).Int("skipped", stats.Skipped).
 		Int("calls", stats.Calls).Int("agents", stats.Agents).Int("content_keys", stats.ContentKeys).
-		Int("event_ids", stats.EventIDs).Dur("took", time.Since(start)).Msg("call state restored")
+		Int("event_ids", stats.EventIDs).Stringer("took", time.Since(start).Round(time.Millisecond)).Msg("call state restored")
 	return stats, nil
 }

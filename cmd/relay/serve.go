@@ -196,7 +196,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		if err != nil {
 			return err
 		}
-		stateDesc = fmt.Sprintf("memory, restored from the stream (%d calls)", stats.Calls)
+		stateDesc = fmt.Sprintf("memory, restored from the stream (calls: %d)", stats.Calls)
 	} else if s.State == "memory" {
 		stateDesc = "memory only: a restart forgets every call (--state memory)"
 	}
