@@ -3,6 +3,7 @@ package relay_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"testing"
@@ -361,5 +362,13 @@ func TestReadBackBounds(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A read-back whose time is up stops with its context's error.
+	stopped, stop := context.WithCancel(ctx)
+	read, err := sinks.ReadBack(stopped, nc, sinks.ReadBackConfig{
+		Stream: "AGENTCALL", Subject: "agentcall.default.>", Since: time.Now().Add(-time.Hour),
+	}, func(correlate.Stored) { stop() })
+	if !errors.Is(err, context.Canceled) || read >= total {
+		t.Errorf("read-back cut short after the first message: got %d messages and %v, want fewer than %d and context.Canceled", read, err, total)
 	}
 }

@@ -116,6 +116,9 @@ func ReadBack(ctx context.Context, nc *nats.Conn, cfg ReadBackConfig, fn func(co
 		if meta.NumPending == 0 || (cfg.MaxMessages > 0 && read >= cfg.MaxMessages) {
 			return read, nil
 		}
+		if err := ctx.Err(); err != nil {
+			return read, err // the messages prefetched are not waited for
+		}
 		if cfg.Progress != nil && read%1024 == 0 && time.Since(lastReport) >= time.Second {
 			cfg.Progress(read, total)
 			lastReport = time.Now()
