@@ -28,7 +28,7 @@ type Dedup struct {
 	max    int
 	now    func() time.Time
 	seeds  [2]maphash.Seed
-	base   time.Time // times are seconds since base, from 1
+	base   time.Time // times are seconds since base, from 1; one window before the Dedup was made
 
 	mu    sync.Mutex
 	m     map[events.Digest]uint32 // commit time; pending while claimed
@@ -68,7 +68,7 @@ func NewDedup(window time.Duration, max int) *Dedup {
 		waits:   map[events.Digest]chan struct{}{},
 		evicted: func() {},
 	}
-	d.base = d.now().Add(-time.Second)
+	d.base = d.now().Add(-window - time.Second)
 	return d
 }
 
@@ -80,7 +80,42 @@ func (d *Dedup) SetEvicted(f func()) { d.evicted = f }
 // it is for tests and tools.
 func (d *Dedup) SetClock(now func() time.Time) {
 	d.now = now
-	d.base = now().Add(-time.Second)
+	d.base = now().Add(-d.window - time.Second)
+}
+
+// Remember records key as committed at time at, a time in the past: a key
+// read back from the stream when the relay restarts (see Replay). A key
+// already remembered, or older than the window, is left alone. Call it
+// before the Dedup is used, in the order the keys were committed, so that
+// they expire in that order.
+func (d *Dedup) Remember(key events.Digest, at time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if at.Before(d.now().Add(-d.window)) {
+		return false
+	}
+	if _, ok := d.m[key]; ok {
+		return false
+	}
+	stamp := d.stamp(at)
+	d.m[key] = stamp
+	d.push(dedupRec{key: key, at: stamp})
+	for d.n > d.max {
+		d.popLocked()
+		d.evicted()
+	}
+	return true
+}
+
+// startAt moves the Dedup's time origin to one window before t, so that
+// keys claimed and committed while a Replay's clock stands at t and later
+// keep their own times. Only an empty Dedup is moved.
+func (d *Dedup) startAt(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.m) == 0 && t.Before(d.base) {
+		d.base = t.Add(-d.window - time.Second)
+	}
 }
 
 // KeyOf returns the key of an event id: 128 bits of two seeded hashes, so

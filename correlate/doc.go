@@ -8,8 +8,9 @@
 //
 // The state lives behind the State interface: Memory for one relay, or an
 // implementation in package sinks on NATS JetStream key-value buckets for
-// several replicas. The package also holds Dedup, the bounded window of
-// event ids and content keys.
+// several replicas. Replay rebuilds a Memory, when the relay starts again,
+// from the messages it had published. The package also holds Dedup, the
+// bounded window of event ids and content keys.
 //
 // Package correlate knows nothing of WebSockets, HTTP or NATS; it never
 // logs personal data.

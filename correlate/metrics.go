@@ -1,6 +1,8 @@
 package correlate
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callrelay/callrelay/events"
@@ -36,6 +38,9 @@ type metrics struct {
 	talkDuration                              map[string]prometheus.Observer
 	callEvictions, agentEvictions             prometheus.Counter
 	stateErrors                               [numOps]prometheus.Counter
+	restoredCalls, restoredAgents             prometheus.Gauge
+	restoredKeys, restoredIDs                 prometheus.Gauge
+	restoredMessages, restoreSeconds          prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -81,9 +86,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Name: "callrelay_state_errors_total",
 		Help: "Failed operations on the correlation state (a shared-state KV outage shows here), by operation.",
 	}, []string{"op"})
+	restored := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "callrelay_state_restored",
+		Help: "What the relay restored at start from its stream (--state restore), by kind: call and agent (held after the replay), content_key, event_id, and message (read from the stream). 0 in the other modes.",
+	}, []string{"kind"})
+	restoreSeconds := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "callrelay_state_restore_duration_seconds",
+		Help: "How long the restore of the state from the stream took at start (--state restore).",
+	})
 	for _, c := range []prometheus.Collector{
 		correlation, iframeSuppressed, contentDups, callsActive, callsTotal, agents,
-		ringDuration, talkDuration, stateEvictions, stateErrors,
+		ringDuration, talkDuration, stateEvictions, stateErrors, restored, restoreSeconds,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -103,6 +116,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		talkDuration:     map[string]prometheus.Observer{},
 		callEvictions:    stateEvictions.WithLabelValues("call"),
 		agentEvictions:   stateEvictions.WithLabelValues("agent"),
+		restoredCalls:    restored.WithLabelValues("call"),
+		restoredAgents:   restored.WithLabelValues("agent"),
+		restoredKeys:     restored.WithLabelValues("content_key"),
+		restoredIDs:      restored.WithLabelValues("event_id"),
+		restoredMessages: restored.WithLabelValues("message"),
+		restoreSeconds:   restoreSeconds,
 	}
 	for _, s := range events.CallStates() {
 		m.callsActive[s] = callsActive.WithLabelValues(string(s))
@@ -149,6 +168,16 @@ func (m *metrics) callCommitted(rec *events.CallRecord, ch events.CallChange) {
 	if ch.TalkKnown {
 		m.talkDuration[dir].Observe(ch.Talk.Seconds())
 	}
+}
+
+// restored records what a Replay restored and how long it took.
+func (m *metrics) restored(st ReplayStats, took time.Duration) {
+	m.restoredCalls.Set(float64(st.Calls))
+	m.restoredAgents.Set(float64(st.Agents))
+	m.restoredKeys.Set(float64(st.ContentKeys))
+	m.restoredIDs.Set(float64(st.EventIDs))
+	m.restoredMessages.Set(float64(st.Messages))
+	m.restoreSeconds.Set(took.Seconds())
 }
 
 // hooks keeps the gauges from the memory state's changes.

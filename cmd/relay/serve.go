@@ -49,7 +49,10 @@ type serveCmd struct {
 	DedupWindow      time.Duration `default:"10m" env:"RELAY_DEDUP_WINDOW" help:"How long an event id is remembered to acknowledge a resend as duplicate (also the stream's duplicate window)."`
 	PublishTimeout   time.Duration `default:"5s" env:"RELAY_PUBLISH_TIMEOUT" help:"How long one publish may take before the event is nacked with retry."`
 	WSWindow         int           `name:"ws-window" default:"64" env:"RELAY_WS_WINDOW" help:"Events of one WebSocket connection in flight at once (read, not yet answered); the relay reads no further frames beyond it."`
-	State            string        `default:"memory" enum:"memory,shared" env:"RELAY_STATE" help:"Where the correlation state lives: memory (one replica) or shared (JetStream key-value buckets, for several replicas)."`
+	State            string        `default:"restore" enum:"restore,memory,shared" env:"RELAY_STATE" help:"Where the correlation state lives: restore (one replica: in memory, read back from the JetStream stream at start, so that a restart keeps call views, talk details and queues; needs --sink jetstream), memory (one replica, no persistence: a restart forgets every call), or shared (JetStream key-value buckets, for several replicas)."`
+	RestoreWindow    time.Duration `default:"0s" env:"RELAY_RESTORE_WINDOW" help:"With --state restore: how far back the stream is read at start (0: --call-idle-ttl)."`
+	RestoreMsgs      int           `name:"restore-max-messages" default:"1000000" env:"RELAY_RESTORE_MAX_MESSAGES" help:"With --state restore: most messages read at start (the newest of the window)."`
+	RestoreTimeout   time.Duration `default:"2m" env:"RELAY_RESTORE_TIMEOUT" help:"With --state restore: longest the read-back may take; beyond, the relay starts with what it read."`
 	StateBucket      string        `default:"callrelay" env:"RELAY_STATE_BUCKET" help:"Name prefix of the shared state's buckets (<prefix>-calls, -agents, -keys)."`
 	CallEndedTTL     time.Duration `name:"call-ended-ttl" default:"5m" env:"RELAY_CALL_ENDED_TTL" help:"How long a call is kept after it ended (EventCallDeleted)."`
 	CallIdleTTL      time.Duration `name:"call-idle-ttl" default:"6h" env:"RELAY_CALL_IDLE_TTL" help:"How long a call or agent without any event is kept."`
@@ -214,12 +217,13 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	defer nc.Close()
 
 	var sink relay.Sink
+	var streamName string
 	sinkDesc := "core NATS"
 	switch s.Sink {
 	case "nats":
 		sink = sinks.NewNATS(nc, s.PublishTimeout)
 	default:
-		streamName := s.Stream
+		streamName = s.Stream
 		if streamName == "" {
 			streamName = defaultStreamName(s.SubjectPrefix)
 		}
@@ -282,6 +286,15 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	srv, err := relay.New(cfg, sink, log, reg, relayOpts...)
 	if err != nil {
 		return err
+	}
+	if s.State == "restore" {
+		stats, err := s.restoreState(ctx, nc, streamName, subjects.All(), srv, log)
+		if err != nil {
+			return err
+		}
+		stateDesc = fmt.Sprintf("memory, restored from the stream (calls: %d)", stats.Calls)
+	} else if s.State == "memory" {
+		stateDesc = "memory only: a restart forgets every call (--state memory)"
 	}
 	hook, err := s.mountHookAndDemo(srv, nc, subjects.All(), outage, log)
 	if err != nil {
@@ -370,6 +383,12 @@ func (s serveCmd) validate(cfg relay.Config) error {
 	}
 	if s.State == "shared" && s.Sink == "nats" {
 		errs = append(errs, errors.New("--state shared needs JetStream: use it with --sink jetstream"))
+	}
+	if s.State == "restore" && s.Sink == "nats" {
+		errs = append(errs, errors.New("--state restore (the default) reads the call state back from the JetStream stream, which --sink nats has not: add --state memory"))
+	}
+	if s.RestoreWindow < 0 || s.RestoreTimeout <= 0 || s.RestoreMsgs < 1 {
+		errs = append(errs, errors.New("--restore-window must not be negative, --restore-timeout and --restore-max-messages must be positive"))
 	}
 	if s.State == "shared" && !validBucket(s.StateBucket) {
 		errs = append(errs, fmt.Errorf("--state-bucket %q: use letters, digits, '-' and '_' only", s.StateBucket))
