@@ -93,3 +93,11 @@ func (o *Outage) OnResume(fn func()) {
 
 // Paused reports whether the simulated outage is on.
 func (o *Outage) Paused() bool { return o.paused.Load() }
+
+// Generation is the wrapped sink's (relay.Generations), 0 when it has none.
+func (o *Outage) Generation() uint64 {
+	if g, ok := o.next.(relay.Generations); ok {
+		return g.Generation()
+	}
+	return 0
+}

@@ -150,6 +150,7 @@ func (b *batch) notify() {
 func (s *Server) handleBatch(ctx context.Context, raws []json.RawMessage, agentSubject string, receivedAt time.Time, log zerolog.Logger) []Result {
 	p := s.p
 	b := &batch{wake: make(chan struct{}, 1)}
+	guard := &orderGuard{}
 	results := make([]Result, len(raws))
 	started := make(chan *slot, len(raws))
 	finished := make(chan struct{})
@@ -163,6 +164,7 @@ func (s *Server) handleBatch(ctx context.Context, raws []json.RawMessage, agentS
 			res := p.finish(sl, held, "http", log)
 			if !res.Acked() && res.Retry && res.ID != "" {
 				held = true
+				guard.answered()
 			}
 			results[i] = res
 			i++
@@ -179,7 +181,7 @@ func (s *Server) handleBatch(ctx context.Context, raws []json.RawMessage, agentS
 			_, echo, _ := parseID(f.id)
 			answer(sl, nack(echo, CodeInvalidFrame, `each element of events must be an object {"id", "seenAt", "data"}`))
 		} else {
-			p.start(ctx, incoming{f: &f, validUTF8: utf8.Valid(raw), via: "http", agentSubject: agentSubject, receivedAt: receivedAt}, sl, log)
+			p.start(ctx, incoming{f: &f, validUTF8: utf8.Valid(raw), via: "http", guard: guard, agentSubject: agentSubject, receivedAt: receivedAt}, sl, log)
 		}
 		started <- sl
 		b.notify()

@@ -39,6 +39,7 @@ type pipeline struct {
 	barSubj   map[string]barNames // subject and CloudEvents type of the known message IDs, made once
 	talkSubj  string              // the subject of talk details, made once
 	source    string              // the CloudEvents source of every message
+	gens      Generations         // the sink's, when it has them
 	redact    *redact.Policy      // nil: publish everything as received
 	redactVer string              // the policy's version, carried by every published message
 }
@@ -46,9 +47,10 @@ type pipeline struct {
 // incoming is one event frame as a transport received it.
 type incoming struct {
 	f            *frame
-	validUTF8    bool   // the bytes the frame came in were valid UTF-8
-	via          string // "ws" or "http"
-	agentSubject string // from the client's token, if any
+	validUTF8    bool        // the bytes the frame came in were valid UTF-8
+	via          string      // "ws" or "http"
+	agentSubject string      // from the client's token, if any
+	guard        *orderGuard // the client's, for the order of its publishes (nil: none)
 	receivedAt   time.Time
 }
 
@@ -81,6 +83,7 @@ type slot struct {
 	txn      *correlate.Txn
 	pubStart time.Time
 	obs      *metrics // where each publish's duration is observed
+	guard    *orderGuard
 
 	// Set by the sink's completions, read after outstanding reaches 0.
 	outstanding atomic.Int32
@@ -101,9 +104,13 @@ func (s *slot) Published(tag int, duplicate bool, err error) {
 	if tag == tagEvent {
 		s.duplicate = duplicate
 	}
-	owner := s.owner // read before the last decrement: the slot may be freed right after it
+	owner, guard := s.owner, s.guard // read before the last decrement: the slot may be freed right after it
+	failed := s.err != nil
 	s.mu.Unlock()
 	if s.outstanding.Add(-1) == 0 {
+		if guard != nil {
+			guard.done(failed)
+		}
 		owner.notify()
 	}
 }
@@ -124,7 +131,7 @@ func (p *pipeline) newSlot(owner notifier, readAt time.Time) *slot {
 func (p *pipeline) freeSlot(s *slot) {
 	s.owner, s.txn, s.err, s.claim = nil, nil, nil, correlate.Claim{}
 	s.res, s.ready, s.id, s.typ, s.known, s.rejected, s.duplicate = Result{}, false, "", "", false, "", false
-	s.gen, s.raw, s.pubStart, s.obs = 0, nil, time.Time{}, nil
+	s.gen, s.raw, s.pubStart, s.obs, s.guard = 0, nil, time.Time{}, nil, nil
 	p.slots.Put(s)
 }
 
@@ -148,6 +155,12 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 		return
 	}
 	s.id = id
+	gen := p.sinkGeneration() // read before any publish of this event
+	if in.guard != nil && in.guard.mustHold(gen) {
+		p.m.retryableCode(CodeHeldForOrder).Inc()
+		answer(s, nack(id, CodeHeldForOrder, "an earlier event of this connection was not published; send it first"))
+		return
+	}
 	seenAt, ok := parseSeenAt(f.seenAt)
 	switch {
 	case !ok:
@@ -231,6 +244,10 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 		n = 2
 	}
 	s.outstanding.Store(n)
+	if in.guard != nil {
+		s.guard = in.guard
+		in.guard.published(gen)
+	}
 	s.pubStart, s.obs = time.Now(), p.m
 	if p.redact.DropsTalk() {
 		ev.Talk = nil
@@ -332,6 +349,10 @@ func (p *pipeline) refuse(in incoming, s *slot, seenAt *time.Time, cause error) 
 		return
 	}
 	s.outstanding.Store(1)
+	if in.guard != nil {
+		s.guard = in.guard
+		in.guard.published(p.sinkGeneration())
+	}
 	s.pubStart, s.obs = time.Now(), p.m
 	p.sink.Publish(Envelope{
 		Subject: p.subjects.Rejected(), ID: "rejected:" + s.id, Type: ceTypeRejected, Source: p.source,

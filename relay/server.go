@@ -105,6 +105,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 			redactVer: cfg.Redaction.Version(),
 		},
 	}
+	s.p.gens, _ = sink.(Generations)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.p.ctx = s.ctx
 	for _, id := range events.KnownMessageIDs() {

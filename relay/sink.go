@@ -88,3 +88,15 @@ type Sink interface {
 type Resumer interface {
 	OnResume(fn func())
 }
+
+// Generations is implemented by a Sink whose connection can be lost and
+// made again (for NATS: each reconnect). Generation counts the connections
+// made so far; it must change before anything can be published on a new
+// connection. Messages handed to Publish on one connection and not yet
+// answered when it was lost may be lost with it, while later messages go
+// out on the next: the relay uses the count to hold a client's later
+// events until the earlier ones are answered, so that nothing is stored
+// ahead of an event that will be answered with retry (DESIGN §4).
+type Generations interface {
+	Generation() uint64
+}

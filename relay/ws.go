@@ -68,6 +68,7 @@ type conn struct {
 	// every later event of the connection is held (answered with retry,
 	// not stored) until the client sends that event again.
 	halted  bool
+	guard   orderGuard // holds events while an earlier one may still fail
 	barrier string
 	gen     uint64 // bumped when a failure is found: slots of older generations are held
 	failGen uint64
@@ -281,7 +282,7 @@ func (c *conn) startEvent(f *frame, validUTF8 bool, readAt time.Time) bool {
 	c.mu.Lock()
 	s.gen = c.gen
 	c.mu.Unlock()
-	p.start(c.s.ctx, incoming{f: f, validUTF8: validUTF8, via: "ws", agentSubject: c.agentSubject, receivedAt: readAt}, s, c.log)
+	p.start(c.s.ctx, incoming{f: f, validUTF8: validUTF8, via: "ws", guard: &c.guard, agentSubject: c.agentSubject, receivedAt: readAt}, s, c.log)
 	return c.push(s)
 }
 
@@ -484,6 +485,7 @@ func (c *conn) process(wait time.Duration) (published bool) {
 			c.failGen = s.gen
 			c.gen++
 			c.mu.Unlock()
+			c.guard.answered() // the halt holds what follows from here on
 		}
 		if outp == nil {
 			outp = p.buf()

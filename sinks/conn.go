@@ -53,3 +53,10 @@ func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFun
 	}
 	return context.WithTimeout(ctx, defaultPublishTimeout)
 }
+
+// generation is the number of reconnects of nc: the client counts one,
+// under its lock, before it lets anything be published on the new
+// connection (relay.Generations).
+func generation(nc *nats.Conn) uint64 {
+	return nc.Stats().Reconnects
+}

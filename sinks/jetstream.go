@@ -123,7 +123,13 @@ type pendingPub struct {
 	deadline int64 // unix ns
 }
 
-var _ relay.Sink = (*JetStream)(nil)
+var (
+	_ relay.Sink        = (*JetStream)(nil)
+	_ relay.Generations = (*JetStream)(nil)
+)
+
+// Generation counts the connection's reconnects (relay.Generations).
+func (s *JetStream) Generation() uint64 { return generation(s.nc) }
 
 // NewJetStream returns a sink that publishes into the stream cfg describes.
 // If the stream does not exist, it is created from cfg. If it exists, its

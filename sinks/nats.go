@@ -36,7 +36,13 @@ type natsWaiter struct {
 	tag int
 }
 
-var _ relay.Sink = (*NATS)(nil)
+var (
+	_ relay.Sink        = (*NATS)(nil)
+	_ relay.Generations = (*NATS)(nil)
+)
+
+// Generation counts the connection's reconnects (relay.Generations).
+func (s *NATS) Generation() uint64 { return generation(s.nc) }
 
 // NewNATS returns a sink that publishes on nc; timeout bounds each round
 // trip (0: 5s). The caller owns nc and closes it after the sink is no

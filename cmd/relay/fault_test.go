@@ -22,18 +22,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// drainAnswersEveryFrame says whether the relay answers every event frame
-// it was sent before it closes a connection on SIGTERM (DESIGN §4, issue 10
-// part 2). While false, the fault test reports unanswered frames instead of
-// failing on them. Flip it to true once the answered drain is merged.
-const drainAnswersEveryFrame = true
-
-// storeInConnectionOrder says whether the relay never stores an event of a
-// connection ahead of an earlier one it answered with retry:true (DESIGN
-// §4, issue 10 part 4). While false, the fault test reports events stored
-// out of their connection's order instead of failing on them.
-const storeInConnectionOrder = true
-
 // The fault test's size: clients behaving like the hook, each playing
 // calls of six events (ringing, talk details, established, the same talk
 // details again, released, deleted) at a steady rate, while the relay and
@@ -133,11 +121,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 		faultClients, faultClients*faultCallsPerClient*faultEventsPerCall, sent, conns, acked, retried,
 		counts["relay-kill"], counts["relay-term"], counts["nats-kill"], unansweredTerm, unansweredKill, len(stored))
 	if unansweredTerm > 0 {
-		if drainAnswersEveryFrame {
-			t.Errorf("%d event frames were never answered when the relay was stopped with SIGTERM", unansweredTerm)
-		} else {
-			t.Logf("not yet asserted (drainAnswersEveryFrame): %d event frames unanswered at SIGTERM", unansweredTerm)
-		}
+		t.Errorf("%d event frames were never answered when the relay was stopped with SIGTERM", unansweredTerm)
 	}
 	checkStream(t, clients, stored)
 }
@@ -152,36 +136,19 @@ func inflightTotal(clients []*hookClient) int64 {
 }
 
 // checkStream checks what the stream holds against what the clients had
-// acknowledged. Every acknowledged event stored, none twice, are checked
-// always. The rest is checked for every call whose events were stored in
-// the order its client sent them; in a call stored out of order (an event
-// stored ahead of an earlier one answered retry:true, issue 10 part 4) a
-// repeat may be stored or a view numbered again, and that is reported as
-// such until storeInConnectionOrder is true.
+// acknowledged: every acknowledged event stored, none twice, each client's
+// events in the order it sent them, and per call its view revisions never
+// going down, its talk details stored once, and its later events carrying
+// talk details and queue.
 func checkStream(t *testing.T, clients []*hookClient, stored []storedMsg) {
 	t.Helper()
 	seen := map[string]int{}     // event id -> times stored
 	position := map[string]int{} // event id -> first stream position
 	talks := map[string]int{}    // call -> iframeParams stored
-	disordered := map[string]bool{}
-	for _, c := range clients {
-		for call := 0; call < faultCallsPerClient; call++ {
-			if id := callID(c.n, call); !inOrder(stored, id) {
-				disordered[id] = true
-			}
-		}
-	}
-	failures, excused := 0, 0
+	failures := 0
 	// fail reports a broken promise about call.
 	fail := func(call, format string, args ...any) {
 		t.Helper()
-		if disordered[call] && !storeInConnectionOrder {
-			excused++
-			if excused <= 3 {
-				t.Logf("not yet asserted (storeInConnectionOrder), call %s stored out of order: "+format+"\n%s", append(append([]any{call}, args...), callHistory(stored, call))...)
-			}
-			return
-		}
 		failures++
 		if failures <= 10 {
 			t.Errorf("call %s: "+format+"\n%s", append(append([]any{call}, args...), callHistory(stored, call))...)
@@ -241,7 +208,7 @@ func checkStream(t *testing.T, clients []*hookClient, stored []storedMsg) {
 				t.Errorf("client %d: acknowledged event %s (#%d) is not in the stream", c.n, ev.id, seq)
 			case pos < last:
 				outOfOrder++
-				if storeInConnectionOrder && outOfOrder <= 5 {
+				if outOfOrder <= 5 {
 					t.Errorf("client %d: event %s (#%d) stored at %d, before an earlier event of the client (at %d)", c.n, ev.id, seq, pos, last)
 				}
 			default:
@@ -255,11 +222,8 @@ func checkStream(t *testing.T, clients []*hookClient, stored []storedMsg) {
 		}
 	}
 	switch {
-	case outOfOrder > 0 && storeInConnectionOrder:
-		t.Errorf("%d events were stored ahead of an earlier event of their client", outOfOrder)
 	case outOfOrder > 0:
-		t.Logf("not yet asserted (storeInConnectionOrder): %d events stored ahead of an earlier event of their client, "+
-			"in %d calls; %d failed checks in those calls", outOfOrder, len(disordered), excused)
+		t.Errorf("%d events were stored ahead of an earlier event of their client", outOfOrder)
 	}
 	if failures > 0 {
 		t.Errorf("%d checks failed in calls stored in order", failures)
