@@ -46,6 +46,7 @@ type conn struct {
 	// agentSubject is the token's subject.
 	authed       bool
 	agentSubject string
+	tenant       string // the token's tenant claim, "" for the relay's own
 	lastExtend   time.Time
 	f            frame // the frame being handled, reused
 	// end, when its code is set by handleFrame, is the close frame to end
@@ -281,7 +282,7 @@ func (c *conn) startEvent(f *frame, validUTF8 bool, readAt time.Time) bool {
 	c.mu.Lock()
 	s.gen = c.gen
 	c.mu.Unlock()
-	p.start(c.s.ctx, incoming{f: f, validUTF8: validUTF8, via: "ws", agentSubject: c.agentSubject, receivedAt: readAt}, s, c.log)
+	p.start(c.s.ctx, incoming{f: f, validUTF8: validUTF8, via: "ws", agentSubject: c.agentSubject, tenant: c.tenant, receivedAt: readAt}, s, c.log)
 	return c.push(s)
 }
 
@@ -307,11 +308,11 @@ func (c *conn) authenticate(data []byte) bool {
 	if err := json.Unmarshal(data, &f); err != nil || f.Type != frameHello {
 		return c.refuseToken(tokenMissing, "send a hello frame with a token first")
 	}
-	sub, err := c.s.tokens.Verify(f.Token, time.Now())
+	id, err := c.s.tokens.VerifyIdentity(f.Token, time.Now())
 	if err != nil {
 		return c.refuseToken(tokenReason(err), err.Error())
 	}
-	c.authed, c.agentSubject = true, sub
+	c.authed, c.agentSubject, c.tenant = true, id.Subject, id.Tenant
 	c.extendReadDeadline(time.Now(), true)
 	return c.hello(f.Session, f.Client, time.Now())
 }
