@@ -119,11 +119,11 @@ type CallRecord struct {
 	// client tokens. Legs are the subjects that sent anything for the call
 	// (with tokens only): other subjects' own talk details, attached only
 	// to their own events, and how far each subject's leg went.
-	Owner string `json:"owner,omitempty"`
-	Legs  []Leg  `json:"legs,omitempty"`
-	Revision   uint64          `json:"rev"`
-	Created    int64           `json:"created"` // ms, time of the event that created the record
-	Updated    int64           `json:"updated"` // relay ms of the last change
+	Owner    string `json:"owner,omitempty"`
+	Legs     []Leg  `json:"legs,omitempty"`
+	Revision uint64 `json:"rev"`
+	Created  int64  `json:"created"` // ms, time of the event that created the record
+	Updated  int64  `json:"updated"` // relay ms of the last change
 	// The small fields together, so that they share one word.
 	DirFromTalk bool  `json:"dirTalk,omitempty"`
 	LocFromEst  bool  `json:"locEst,omitempty"`
