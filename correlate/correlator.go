@@ -100,8 +100,14 @@ type Input struct {
 	Msg *events.Message
 	// Event is the event to publish; Begin enriches it.
 	Event *events.Event
-	// AgentSubject is the subject of the client's token, if any.
+	// AgentSubject is the subject of the client's token, if any. With a
+	// subject, correlation is scoped to it (docs/callview.md): the content
+	// key, the talk details that ride on the event and the talk-details
+	// lock are the subject's own.
 	AgentSubject string
+	// Tenant is the event's tenant when it comes from the client's token;
+	// "" means the Correlator's own.
+	Tenant string
 	// SeenAt is the hook's time.
 	SeenAt time.Time
 }
@@ -109,9 +115,10 @@ type Input struct {
 // Txn is the correlation of one event in progress. After Begin, exactly one
 // of Commit or Abort must be called (both are safe to call again).
 type Txn struct {
-	c    *Correlator
-	in   events.CallInput
-	done bool
+	c      *Correlator
+	tenant string
+	in     events.CallInput
+	done   bool
 
 	// Dup is DupContent or DupRepeat when the event must be acknowledged
 	// as a duplicate and not published; the Txn then holds nothing.
@@ -144,9 +151,19 @@ func (c *Correlator) Begin(ctx context.Context, in Input) (*Txn, error) {
 		// again, after the caller has reused the data it was parsed from.
 		msg = msg.Detach()
 	}
-	t := &Txn{c: c, in: events.CallInput{Msg: msg, AgentSubject: in.AgentSubject, SeenAt: in.SeenAt}}
+	tenant := in.Tenant
+	if tenant == "" {
+		tenant = c.tenant
+	}
+	t := &Txn{c: c, tenant: tenant, in: events.CallInput{Msg: msg, AgentSubject: in.AgentSubject, SeenAt: in.SeenAt}}
 	isCall := events.IsCallMessage(msg)
-	if key, ok := events.ContentKey(c.tenant, msg); ok {
+	scope := tenant
+	if in.AgentSubject != "" {
+		// Another agent sending the same vendor event first must not make
+		// this agent's copy a duplicate.
+		scope = tenant + "\x00s:" + in.AgentSubject
+	}
+	if key, ok := events.ContentKey(scope, msg); ok {
 		claim, dup, err := c.store.ClaimKey(ctx, key)
 		if err != nil {
 			c.m.stateErrors[opClaimKey].Inc()
@@ -161,7 +178,7 @@ func (c *Correlator) Begin(ctx context.Context, in Input) (*Txn, error) {
 	}
 	switch {
 	case isCall:
-		t.callKey = events.CallKey(c.tenant, msg.CallID)
+		t.callKey = events.CallKey(tenant, msg.CallID)
 		if err := t.beginCall(ctx, in.Event); err != nil {
 			t.Abort()
 			return nil, err
@@ -171,7 +188,7 @@ func (c *Correlator) Begin(ctx context.Context, in Input) (*Txn, error) {
 			t.Dup = DupRepeat
 		}
 	case msg.Type == events.TypeCallBarEvent && events.IsAgentEvent(msg.MessageID):
-		t.agentKey = events.AgentKey(c.tenant, msg, in.AgentSubject)
+		t.agentKey = events.AgentKey(tenant, msg, in.AgentSubject)
 		if t.agentKey == "" {
 			break
 		}
@@ -191,7 +208,7 @@ func (t *Txn) beginCall(ctx context.Context, ev *events.Event) error {
 	if c.shared && t.in.Msg.Type == events.TypeIframeParams {
 		// Serialise the talk details of one call across replicas, so that
 		// the same ones delivered at once to two replicas are published once.
-		claim, _, err := c.store.ClaimKey(ctx, talkLockKey(t.callKey))
+		claim, _, err := c.store.ClaimKey(ctx, talkLockKey(t.callKey, t.in.AgentSubject))
 		if err != nil {
 			c.m.stateErrors[opClaimKey].Inc()
 			return err
@@ -232,7 +249,7 @@ func (t *Txn) beginCall(ctx context.Context, ev *events.Event) error {
 func (t *Txn) stamp() {
 	t.rec.Revision++
 	t.rec.Updated = t.c.now().UnixMilli()
-	t.view = t.rec.View(t.c.tenant)
+	t.view = t.rec.View(t.tenant)
 	t.viewID = "call:" + t.callKey + ":" + strconv.FormatInt(t.rec.Created, 10) + ":" + strconv.FormatUint(t.rec.Revision, 10)
 }
 
@@ -438,8 +455,12 @@ func (c *Correlator) unlock(key string) {
 	}
 }
 
-// talkLockKey is the key claimed around a call's talk details in shared mode.
-func talkLockKey(callKey string) events.Digest {
+// talkLockKey is the key claimed around a call's talk details in shared
+// mode: one per call, and per token subject when there is one.
+func talkLockKey(callKey, subject string) events.Digest {
+	if subject != "" {
+		return events.KeyDigest("t." + callKey + "\x00s:" + subject)
+	}
 	return events.KeyDigest("t." + callKey)
 }
 

@@ -30,6 +30,38 @@ type Stored struct {
 type ReplaySubjects struct {
 	Call     string // the call views' subject
 	Rejected string // refused events: skipped
+	// Prefix, when set, also tells apart the call views and refusals of
+	// every other tenant (tenants from tokens): <prefix>.<tenant>.call and
+	// <prefix>.<tenant>.rejected.
+	Prefix string
+}
+
+// Kinds of stored messages.
+const (
+	storedEvent = iota
+	storedView
+	storedRejected
+)
+
+// kind tells what a message stored on subject is.
+func (s ReplaySubjects) kind(subject string) int {
+	switch subject {
+	case s.Call:
+		return storedView
+	case s.Rejected:
+		return storedRejected
+	}
+	if rest, ok := strings.CutPrefix(subject, s.Prefix+"."); ok && s.Prefix != "" {
+		if i := strings.IndexByte(rest, '.'); i > 0 {
+			switch rest[i+1:] {
+			case "call":
+				return storedView
+			case "rejected":
+				return storedRejected
+			}
+		}
+	}
+	return storedEvent
 }
 
 // ReplayStats counts what a Replay read and what it restored.
@@ -113,10 +145,10 @@ func (r *Replay) Add(s Stored) {
 		r.clock = s.Time
 	}
 	r.stats.Messages++
-	switch s.Subject {
-	case r.subjects.Rejected:
+	switch r.subjects.kind(s.Subject) {
+	case storedRejected:
 		r.stats.Skipped++
-	case r.subjects.Call:
+	case storedView:
 		if r.view(s.MsgID) {
 			r.stats.Views++
 		} else {
@@ -145,9 +177,13 @@ type stored struct {
 // event applies one published event; false when it is not one of ours.
 func (r *Replay) event(s Stored) bool {
 	var e stored
-	if err := json.Unmarshal(s.Data, &e); err != nil || e.Tenant != r.c.tenant || len(e.Params) == 0 {
+	if err := json.Unmarshal(s.Data, &e); err != nil || !events.ValidTenant(e.Tenant) || len(e.Params) == 0 {
 		return false
 	}
+	if e.Tenant != r.c.tenant && r.subjects.Prefix == "" {
+		return false // another tenant's, and this relay has no tenants from tokens
+	}
+	tenant := e.Tenant
 	// The workbench's event.data, as the hook sent it.
 	data := make([]byte, 0, len(e.Params)+64)
 	data = append(data, `{"source":"agentCall","type":`...)
@@ -167,7 +203,11 @@ func (r *Replay) event(s Stored) bool {
 	if r.ids != nil && s.MsgID != "" && r.ids.Remember(r.ids.KeyOf(s.MsgID), s.Time) {
 		r.stats.EventIDs++
 	}
-	if key, ok := events.ContentKey(r.c.tenant, msg); ok {
+	scope := tenant
+	if subject != "" {
+		scope = tenant + "\x00s:" + subject // as Begin scopes it
+	}
+	if key, ok := events.ContentKey(scope, msg); ok {
 		if claim, dup, err := r.mem.ClaimKey(ctx, key); err == nil && !dup {
 			_ = claim.Commit(ctx)
 			r.stats.ContentKeys++
@@ -176,7 +216,7 @@ func (r *Replay) event(s Stored) bool {
 	updated := s.Time.UnixMilli()
 	switch {
 	case events.IsCallMessage(msg):
-		key := events.CallKey(r.c.tenant, msg.CallID)
+		key := events.CallKey(tenant, msg.CallID)
 		cur, rev, _ := r.mem.Call(ctx, key)
 		var work events.CallRecord
 		if cur != nil {
@@ -196,7 +236,7 @@ func (r *Replay) event(s Stored) bool {
 		rec := work
 		_ = r.mem.PutCall(ctx, key, &rec, rev)
 	case msg.Type == events.TypeCallBarEvent && events.IsAgentEvent(msg.MessageID):
-		key := events.AgentKey(r.c.tenant, msg, subject)
+		key := events.AgentKey(tenant, msg, subject)
 		if key == "" {
 			return true
 		}
@@ -218,7 +258,7 @@ func (r *Replay) event(s Stored) bool {
 // or its call is not held.
 func (r *Replay) view(msgID string) bool {
 	key, created, revision, ok := parseViewID(msgID)
-	if !ok || !strings.HasPrefix(key, r.callPfx) {
+	if !ok || !(strings.HasPrefix(key, r.callPfx) || r.subjects.Prefix != "" && strings.Contains(key, ".c.")) {
 		return false
 	}
 	ctx := context.Background()

@@ -114,14 +114,88 @@ type CallRecord struct {
 	Parties    []string        `json:"parties,omitempty"` // copy-on-write: never modified in place
 	Talk       json.RawMessage `json:"talk,omitempty"`    // the record's own copy of the talk details' params
 	TalkPrint  Digest          `json:"talkPrint,omitzero"`
-	Revision   uint64          `json:"rev"`
-	Created    int64           `json:"created"` // ms, time of the event that created the record
-	Updated    int64           `json:"updated"` // relay ms of the last change
+	// Owner is the token subject whose talk details Talk and Customer hold
+	// (the first subject that sent talk details for the call); "" without
+	// client tokens. Legs are the subjects that sent anything for the call
+	// (with tokens only): other subjects' own talk details, attached only
+	// to their own events, and how far each subject's leg went.
+	Owner    string `json:"owner,omitempty"`
+	Legs     []Leg  `json:"legs,omitempty"`
+	Revision uint64 `json:"rev"`
+	Created  int64  `json:"created"` // ms, time of the event that created the record
+	Updated  int64  `json:"updated"` // relay ms of the last change
 	// The small fields together, so that they share one word.
 	DirFromTalk bool  `json:"dirTalk,omitempty"`
 	LocFromEst  bool  `json:"locEst,omitempty"`
 	Sides       uint8 `json:"sides,omitempty"`
 	Observed    uint8 `json:"obs,omitempty"`
+}
+
+// MaxCallLegs bounds the token subjects one call tracks (an agent, a
+// transfer target, a consulted colleague...); a subject beyond it is
+// correlated as if it had no talk details of its own.
+const MaxCallLegs = 8
+
+// Leg is one token subject's side of a call (agent-scoped correlation,
+// docs/callview.md): the state its own phone-bar events reached and, for a
+// subject other than the record's Owner, its own talk details. A Leg is
+// never modified in place: records that share one replace it.
+type Leg struct {
+	Subject string          `json:"s"`
+	Rank    int             `json:"r,omitempty"` // the rank of the furthest state its events reached
+	Talk    json.RawMessage `json:"talk,omitempty"`
+	Print   Digest          `json:"print,omitzero"`
+}
+
+// leg returns the index of subject's leg, -1 when it has none.
+func (r *CallRecord) leg(subject string) int {
+	for i := range r.Legs {
+		if r.Legs[i].Subject == subject {
+			return i
+		}
+	}
+	return -1
+}
+
+// setLeg stores l as subject's leg, replacing the list (copies of the record
+// share it); false when the record has no room for another subject.
+func (r *CallRecord) setLeg(l Leg) bool {
+	i := r.leg(l.Subject)
+	if i < 0 && len(r.Legs) >= MaxCallLegs {
+		return false
+	}
+	n := make([]Leg, len(r.Legs), len(r.Legs)+1)
+	copy(n, r.Legs)
+	if i < 0 {
+		n = append(n, l)
+	} else {
+		n[i] = l
+	}
+	r.Legs = n
+	return true
+}
+
+// legState is the call's state with several subjects: while any subject's
+// leg has not been released, the furthest state of those still going (a
+// transfer target talking keeps the call established after the first agent
+// released it; another agent's EventCallDeleted does not end it); once
+// every leg is released, the furthest state of all.
+func (r *CallRecord) legState() CallState {
+	going, all := 0, 0
+	for _, l := range r.Legs {
+		all = max(all, l.Rank)
+		if l.Rank > 0 && l.Rank < CallReleased.Rank() {
+			going = max(going, l.Rank)
+		}
+	}
+	rank := all
+	if going > 0 {
+		rank = going
+	}
+	if rank == 0 {
+		return ""
+	}
+	return callStates[rank-1]
 }
 
 // NewCallRecord returns the empty record of callID.
@@ -185,10 +259,17 @@ func eventTime(in CallInput) int64 {
 func (r *CallRecord) Apply(in CallInput) CallChange {
 	m := in.Msg
 	ch := CallChange{From: r.State, To: r.State}
+	subject := in.AgentSubject
 	if m.Type == TypeIframeParams {
 		print := m.TalkPrint
 		if print.IsZero() {
 			print = TalkFingerprint(m.Params)
+		}
+		if subject != "" && r.Sides&sideTalk != 0 && subject != r.Owner {
+			// Another agent's talk details (a transfer, a consultation):
+			// kept for that agent's own events; the view's customer stays
+			// its owner's.
+			return r.applyOtherTalk(subject, m.Params, print)
 		}
 		if r.Sides&sideTalk != 0 && print == r.TalkPrint {
 			ch.Repeat = true
@@ -196,6 +277,10 @@ func (r *CallRecord) Apply(in CallInput) CallChange {
 		}
 		// Params lies in the caller's frame: the record keeps its own copy.
 		r.Talk, r.TalkPrint = append(json.RawMessage(nil), m.Params...), print
+		r.Owner = subject
+		if subject != "" && r.leg(subject) < 0 {
+			r.setLeg(Leg{Subject: subject})
+		}
 		if m.Customer != nil {
 			c := *m.Customer
 			r.Customer = &c
@@ -210,7 +295,7 @@ func (r *CallRecord) Apply(in CallInput) CallChange {
 			r.Location = &loc
 		}
 		ch.Changed = true
-		r.mergeAgent(m.Agent, in.AgentSubject, &ch)
+		r.mergeAgent(m.Agent, subject, &ch)
 		r.meet(sideTalk, &ch)
 		return ch
 	}
@@ -223,7 +308,7 @@ func (r *CallRecord) Apply(in CallInput) CallChange {
 		r.Direction = m.Direction
 		ch.Changed = true
 	}
-	r.mergeAgent(m.Agent, in.AgentSubject, &ch)
+	r.mergeAgent(m.Agent, subject, &ch)
 	var pbuf [64]byte
 	if p := appendText(pbuf[:0], m.raw(fPartyID)); len(p) > 0 && r.addParty(p) {
 		ch.Changed = true
@@ -235,7 +320,25 @@ func (r *CallRecord) Apply(in CallInput) CallChange {
 			r.Times[i] = t
 			ch.Changed = true
 		}
-		if s.Rank() > r.State.Rank() {
+		switch {
+		case subject != "":
+			// With tokens, each subject's leg has its own state, and the
+			// call's follows the legs (legState).
+			if i := r.leg(subject); i < 0 || s.Rank() > r.Legs[i].Rank {
+				l := Leg{Subject: subject}
+				if i >= 0 {
+					l = r.Legs[i]
+				}
+				l.Rank = s.Rank()
+				if r.setLeg(l) {
+					ch.Changed = true
+				}
+			}
+			if ls := r.legState(); ls != r.State && ls != "" {
+				r.State = ls
+				ch.Changed = true
+			}
+		case s.Rank() > r.State.Rank():
 			r.State = s
 			ch.Changed = true
 		}
@@ -258,6 +361,41 @@ func (r *CallRecord) Apply(in CallInput) CallChange {
 	return ch
 }
 
+// applyOtherTalk keeps the talk details of a subject other than the
+// record's owner in that subject's leg.
+func (r *CallRecord) applyOtherTalk(subject string, params json.RawMessage, print Digest) CallChange {
+	ch := CallChange{From: r.State, To: r.State}
+	l := Leg{Subject: subject}
+	if i := r.leg(subject); i >= 0 {
+		l = r.Legs[i]
+		if len(l.Talk) > 0 && l.Print == print {
+			ch.Repeat = true
+			return ch
+		}
+	}
+	l.Talk, l.Print = append(json.RawMessage(nil), params...), print
+	// The record changes (the leg is kept) although the view does not
+	// show it: the view gets a new revision all the same.
+	ch.Changed = r.setLeg(l)
+	return ch
+}
+
+// TalkOf returns the talk details that ride on subject's events: the
+// owner's when subject is the owner or tokens are off, the subject's own
+// leg's otherwise; nil when that subject sent none.
+func (r *CallRecord) TalkOf(subject string) json.RawMessage {
+	if r.Sides&sideTalk == 0 {
+		return nil
+	}
+	if subject == "" || subject == r.Owner {
+		return r.Talk
+	}
+	if i := r.leg(subject); i >= 0 {
+		return r.Legs[i].Talk
+	}
+	return nil
+}
+
 // meet records that side was seen.
 func (r *CallRecord) meet(side uint8, ch *CallChange) {
 	before := r.Sides
@@ -272,8 +410,13 @@ func (r *CallRecord) meet(side uint8, ch *CallChange) {
 	}
 }
 
-// mergeAgent fills the agent fields still unknown.
+// mergeAgent fills the agent fields still unknown. With tokens, only the
+// subject the record's agent already is (or the first one) fills them: a
+// second agent's email never joins the first's.
 func (r *CallRecord) mergeAgent(a *Agent, subject string, ch *CallChange) {
+	if subject != "" && r.Agent.Subject != "" && r.Agent.Subject != subject {
+		return
+	}
 	fill := func(dst *string, v string) {
 		if *dst == "" && v != "" {
 			*dst = v

@@ -102,23 +102,32 @@ func (r *CallRecord) View(tenant string) *Call {
 
 // Enrich adds to e, an event of the call, what the record knows (contract
 // C): the talk details' params on phone-bar events, the queue, location and
-// direction when e has none, and the agent fields e lacks.
+// direction when e has none, and the agent fields e lacks. With client
+// tokens (e.Agent.Subject set), only what belongs to e's own subject rides
+// on it: its own talk details, never another agent's, nor their agent
+// fields or the location their talk details gave.
 func (r *CallRecord) Enrich(e *Event) {
 	if e.Direction == "" {
 		e.Direction = r.Direction
 	}
-	if e.Type == TypeCallBarEvent && r.Sides&sideTalk != 0 {
-		e.Talk = r.Talk
+	subject := ""
+	if e.Agent != nil {
+		subject = e.Agent.Subject
+	}
+	if e.Type == TypeCallBarEvent {
+		e.Talk = r.TalkOf(subject)
 	}
 	if e.Queue == nil && r.Queue != nil {
 		q := *r.Queue
 		e.Queue = &q
 	}
-	if e.Location == nil && r.Location != nil {
+	other := subject != "" && subject != r.Owner && r.Owner != ""
+	if e.Location == nil && r.Location != nil && !(other && !r.LocFromEst) {
+		// (The talk details' location rides on its owner's events only.)
 		l := *r.Location
 		e.Location = &l
 	}
-	if r.Agent != (Agent{}) {
+	if r.Agent != (Agent{}) && (subject == "" || subject == r.Agent.Subject) {
 		var a Agent
 		if e.Agent != nil {
 			a = *e.Agent

@@ -72,6 +72,11 @@ type Config struct {
 	// TokenIssuer. They need TokenSecrets.
 	TokenAudience string
 	TokenIssuer   string
+	// TokenTenantClaim names the token claim that chooses the tenant of
+	// the token's events (default "tenant"; "-" reads none); with
+	// RequireTenantClaim, a token without it is refused.
+	TokenTenantClaim   string
+	RequireTenantClaim bool
 	// PingInterval is how often the relay pings an idle WebSocket; a
 	// connection that has sent nothing (not even a pong) for PongWait is
 	// closed. WriteWait bounds one frame write.
@@ -90,23 +95,25 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultSubjectPrefix  = "agentcall"
-	DefaultTenant         = "default"
-	DefaultMaxBatchBytes  = 1 << 20
-	DefaultMaxBatchEvents = 500
-	DefaultDedupWindow    = correlate.DefaultDedupWindow
-	DefaultDedupMax       = correlate.DefaultDedupMax
-	DefaultWindow         = 64
-	DefaultDrainGrace     = 3 * time.Second
-	DefaultPublishTimeout = 5 * time.Second
-	DefaultHelloTimeout   = 10 * time.Second
-	DefaultCallEndedTTL   = correlate.DefaultCallEndedTTL
-	DefaultCallIdleTTL    = correlate.DefaultCallIdleTTL
-	DefaultMaxCalls       = correlate.DefaultMaxCalls
-	DefaultMaxAgents      = correlate.DefaultMaxAgents
-	DefaultPingInterval   = 25 * time.Second
-	DefaultPongWait       = 60 * time.Second
-	DefaultWriteWait      = 10 * time.Second
+	DefaultSubjectPrefix = "agentcall"
+	DefaultTenant        = "default"
+	// DefaultTokenTenantClaim is the claim that names a token's tenant.
+	DefaultTokenTenantClaim = "tenant"
+	DefaultMaxBatchBytes    = 1 << 20
+	DefaultMaxBatchEvents   = 500
+	DefaultDedupWindow      = correlate.DefaultDedupWindow
+	DefaultDedupMax         = correlate.DefaultDedupMax
+	DefaultWindow           = 64
+	DefaultDrainGrace       = 3 * time.Second
+	DefaultPublishTimeout   = 5 * time.Second
+	DefaultHelloTimeout     = 10 * time.Second
+	DefaultCallEndedTTL     = correlate.DefaultCallEndedTTL
+	DefaultCallIdleTTL      = correlate.DefaultCallIdleTTL
+	DefaultMaxCalls         = correlate.DefaultMaxCalls
+	DefaultMaxAgents        = correlate.DefaultMaxAgents
+	DefaultPingInterval     = 25 * time.Second
+	DefaultPongWait         = 60 * time.Second
+	DefaultWriteWait        = 10 * time.Second
 )
 
 // withDefaults returns c with every zero field set to its default.
@@ -129,6 +136,7 @@ func (c Config) withDefaults() Config {
 	setStr(&c.SubjectPrefix, DefaultSubjectPrefix)
 	setStr(&c.Tenant, DefaultTenant)
 	setStr(&c.Version, "dev")
+	setStr(&c.TokenTenantClaim, DefaultTokenTenantClaim)
 	setInt(&c.MaxMessageBytes, events.DefaultMaxBytes)
 	setInt(&c.MaxBatchBytes, DefaultMaxBatchBytes)
 	setInt(&c.MaxBatchEvents, DefaultMaxBatchEvents)
@@ -227,7 +235,16 @@ func (c Config) Validate() error {
 	if _, err := NewTokens(c.TokenSecrets); err != nil {
 		errs = append(errs, &FieldError{Field: "token secret", Problem: err.Error()})
 	}
+	if c.TokenTenantClaim != "-" && !validClaimName(c.TokenTenantClaim) {
+		errs = append(errs, fieldErr("token tenant claim", c.TokenTenantClaim, "must be 1 to 64 letters, digits, '_', '-', ':' or '.' (or - for none)"))
+	}
+	if c.RequireTenantClaim && c.TokenTenantClaim == "-" {
+		errs = append(errs, &FieldError{Field: "require tenant claim", Value: "true", Problem: "needs a claim: {} is -", Related: "token tenant claim"})
+	}
 	if len(c.TokenSecrets) == 0 {
+		if c.RequireTenantClaim {
+			errs = append(errs, &FieldError{Field: "require tenant claim", Value: "true", Problem: "checks tokens, which only {} turns on", Related: "token secret"})
+		}
 		if c.TokenAudience != "" {
 			errs = append(errs, &FieldError{Field: "token audience", Value: strconv.Quote(c.TokenAudience), Problem: "checks tokens, which only {} turns on", Related: "token secret"})
 		}
@@ -284,4 +301,30 @@ func (c Config) Validate() error {
 			Problem: fmt.Sprintf("must be longer than the {} (%s)", c.PingInterval), Related: "ping interval"})
 	}
 	return errors.Join(errs...)
+}
+
+// validClaimName reports whether s can name a JWT claim here.
+func validClaimName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == ':' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// tenantOption is the token option of TokenTenantClaim and
+// RequireTenantClaim.
+func (c Config) tenantOption() TokenOption {
+	claim := c.TokenTenantClaim
+	if claim == "" {
+		claim = DefaultTokenTenantClaim
+	}
+	if claim == "-" {
+		claim = ""
+	}
+	return TokenTenant(claim, c.RequireTenantClaim)
 }

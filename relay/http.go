@@ -99,13 +99,13 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, CodeBatchInvalid, msg)
 		return
 	}
-	agentSubject := ""
+	agentSubject, tenant := "", ""
 	if s.tokens != nil {
 		token := req.Token
 		if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 			token = strings.TrimSpace(h)
 		}
-		sub, err := s.tokens.Verify(token, time.Now())
+		id, err := s.tokens.VerifyIdentity(token, time.Now())
 		if err != nil {
 			reason := tokenReason(err)
 			s.m.authFailures.WithLabelValues(reason).Inc()
@@ -113,7 +113,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			writeError(w, CodeUnauthorized, err.Error())
 			return
 		}
-		agentSubject = sub
+		agentSubject, tenant = id.Subject, id.Tenant
 	}
 	if len(req.Events) > s.cfg.MaxBatchEvents {
 		s.m.rejected.WithLabelValues(CodeBatchTooLarge).Inc()
@@ -127,7 +127,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	// also be remembered, even if the client went away.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), batchTimeout)
 	defer cancel()
-	resp := batchResponse{Results: s.handleBatch(ctx, req.Events, agentSubject, receivedAt, log)}
+	resp := batchResponse{Results: s.handleBatch(ctx, req.Events, agentSubject, tenant, receivedAt, log)}
 	writeJSON(w, http.StatusOK, resp)
 	s.m.ackHTTP.Observe(time.Since(receivedAt).Seconds())
 }
@@ -147,7 +147,7 @@ func (b *batch) notify() {
 // its first copy to be finished, does not wait for the whole batch), with
 // the same order rule as a WebSocket connection: after an event answered
 // with retry, the later ones are held too.
-func (s *Server) handleBatch(ctx context.Context, raws []json.RawMessage, agentSubject string, receivedAt time.Time, log zerolog.Logger) []Result {
+func (s *Server) handleBatch(ctx context.Context, raws []json.RawMessage, agentSubject, tenant string, receivedAt time.Time, log zerolog.Logger) []Result {
 	p := s.p
 	b := &batch{wake: make(chan struct{}, 1)}
 	guard := &orderGuard{}
@@ -164,6 +164,8 @@ func (s *Server) handleBatch(ctx context.Context, raws []json.RawMessage, agentS
 			res := p.finish(sl, held, "http", log)
 			if !res.Acked() && res.Retry && res.ID != "" {
 				held = true
+			}
+			if !res.Acked() && res.Retry {
 				guard.answered()
 			}
 			results[i] = res
@@ -181,7 +183,7 @@ func (s *Server) handleBatch(ctx context.Context, raws []json.RawMessage, agentS
 			_, echo, _ := parseID(f.id)
 			answer(sl, nack(echo, CodeInvalidFrame, `each element of events must be an object {"id", "seenAt", "data"}`))
 		} else {
-			p.start(ctx, incoming{f: &f, validUTF8: utf8.Valid(raw), via: "http", guard: guard, agentSubject: agentSubject, receivedAt: receivedAt}, sl, log)
+			p.start(ctx, incoming{f: &f, validUTF8: utf8.Valid(raw), via: "http", guard: guard, agentSubject: agentSubject, tenant: tenant, receivedAt: receivedAt}, sl, log)
 		}
 		started <- sl
 		b.notify()

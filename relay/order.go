@@ -52,6 +52,8 @@ func (g *orderGuard) done(failed bool) {
 
 // answered records that an answer with retry was written: from then on the
 // answers hold what follows (the connection's halt, the batch's held flag).
+// Every failed publish is answered with retry, so once the last one is
+// answered, failed stays false.
 func (g *orderGuard) answered() { g.failed.Store(false) }
 
 // sinkGeneration is the sink's Generation, 0 when it has none.

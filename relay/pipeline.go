@@ -36,12 +36,10 @@ type pipeline struct {
 	draining  atomic.Bool
 	slots     sync.Pool
 	bufs      sync.Pool
-	barSubj   map[string]barNames // subject and CloudEvents type of the known message IDs, made once
-	talkSubj  string              // the subject of talk details, made once
-	source    string              // the CloudEvents source of every message
-	gens      Generations         // the sink's, when it has them
-	redact    *redact.Policy      // nil: publish everything as received
-	redactVer string              // the policy's version, carried by every published message
+	tenants   tenantCache    // subjects and CloudEvents names per tenant, made once
+	gens      Generations    // the sink's, when it has them
+	redact    *redact.Policy // nil: publish everything as received
+	redactVer string         // the policy's version, carried by every published message
 }
 
 // incoming is one event frame as a transport received it.
@@ -50,6 +48,7 @@ type incoming struct {
 	validUTF8    bool        // the bytes the frame came in were valid UTF-8
 	via          string      // "ws" or "http"
 	agentSubject string      // from the client's token, if any
+	tenant       string      // from the client's token, if any ("": the relay's own)
 	guard        *orderGuard // the client's, for the order of its publishes (nil: none)
 	receivedAt   time.Time
 }
@@ -206,7 +205,10 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 	// which the sink bounds by its publish timeout; the shared state bounds
 	// each of its requests itself.
 	cctx := ctx
-	claim, dup, err := p.dedup.Claim(cctx, p.dedup.KeyOf(id))
+	tn := p.tenants.get(in.tenant)
+	// Each tenant's ids are its own: the id window takes the message id
+	// (<tenant>/<id> for a tenant from a token), as a restart restores it.
+	claim, dup, err := p.dedup.Claim(cctx, p.dedup.KeyOf(tn.msgID(id)))
 	if err != nil {
 		// Another copy of this id was still being published when time ran out.
 		p.m.retryableCode(CodeSinkUnavailable).Inc()
@@ -219,9 +221,9 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 		answer(s, Result{ID: id, Status: StatusDuplicate})
 		return
 	}
-	ev := events.NewEvent(msg, id, p.subjects.Tenant, agentSubject, seenAt, in.receivedAt)
+	ev := events.NewEvent(msg, id, tn.subjects.Tenant, agentSubject, seenAt, in.receivedAt)
 	ev.Redaction = p.redactVer
-	txn, err := p.corr.Begin(cctx, correlate.Input{Msg: msg, Event: ev, AgentSubject: agentSubject, SeenAt: seenAt})
+	txn, err := p.corr.Begin(cctx, correlate.Input{Msg: msg, Event: ev, AgentSubject: agentSubject, Tenant: tn.subjects.Tenant, SeenAt: seenAt})
 	if err != nil {
 		claim.Release()
 		p.m.retryableCode(CodeSinkUnavailable).Inc()
@@ -254,16 +256,16 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 	}
 	buf := p.buf()
 	*buf = ev.AppendJSON((*buf)[:0])
-	subject, ceType := p.namesFor(msg)
+	subject, ceType := tn.namesFor(msg)
 	at := ceTime(in.receivedAt) // the event's and its view's ce-time
-	p.sink.Publish(Envelope{Subject: subject, ID: id, Type: ceType, Source: p.source, CallID: ev.CallID, Time: at, Data: *buf}, s, tagEvent)
+	p.sink.Publish(Envelope{Subject: subject, ID: tn.msgID(id), Type: ceType, Source: tn.source, CallID: ev.CallID, Time: at, Data: *buf}, s, tagEvent)
 	if hasView {
 		view.Redaction = p.redactVer
 		if p.redact.DropsCustomer() {
 			view.Customer = nil
 		}
 		*buf = view.AppendJSON((*buf)[:0])
-		p.sink.Publish(Envelope{Subject: p.subjects.Call(), ID: viewID, Type: ceTypeCall, Source: p.source, CallID: view.CallID, Time: at, Data: *buf}, s, tagView)
+		p.sink.Publish(Envelope{Subject: tn.call, ID: viewID, Type: ceTypeCall, Source: tn.source, CallID: view.CallID, Time: at, Data: *buf}, s, tagView)
 	}
 	p.bufs.Put(buf)
 }
@@ -341,7 +343,8 @@ func (p *pipeline) refuse(in incoming, s *slot, seenAt *time.Time, cause error) 
 		}
 		data = red
 	}
-	rej := events.NewRejection(s.id, p.subjects.Tenant, in.via, cause, data, seenAt, in.receivedAt)
+	tn := p.tenants.get(in.tenant)
+	rej := events.NewRejection(s.id, tn.subjects.Tenant, in.via, cause, data, seenAt, in.receivedAt)
 	rej.Redaction = p.redactVer
 	body, err := json.Marshal(rej)
 	if err != nil {
@@ -355,7 +358,7 @@ func (p *pipeline) refuse(in incoming, s *slot, seenAt *time.Time, cause error) 
 	}
 	s.pubStart, s.obs = time.Now(), p.m
 	p.sink.Publish(Envelope{
-		Subject: p.subjects.Rejected(), ID: "rejected:" + s.id, Type: ceTypeRejected, Source: p.source,
+		Subject: tn.rejected, ID: tn.msgID("rejected:" + s.id), Type: ceTypeRejected, Source: tn.source,
 		Time: ceTime(in.receivedAt), Data: body,
 	}, s, tagRejected)
 }
@@ -375,9 +378,10 @@ func (p *pipeline) finishRefusal(s *slot, err error, via string, log zerolog.Log
 // republish stores a call view again after a compare-and-set conflict with
 // another replica, waiting for the sink.
 func (p *pipeline) republish(ctx context.Context, view *events.Call, msgID string) error {
+	tn := p.tenants.get(view.Tenant)
 	w := &waiter{done: make(chan error, 1)}
 	p.sink.Publish(Envelope{
-		Subject: p.subjects.Call(), ID: msgID, Type: ceTypeCall, Source: p.source, CallID: view.CallID,
+		Subject: tn.call, ID: msgID, Type: ceTypeCall, Source: tn.source, CallID: view.CallID,
 		Time: ceTime(view.UpdatedAt), Data: view.AppendJSON(nil),
 	}, w, tagView)
 	select {
@@ -395,21 +399,6 @@ func (p *pipeline) republish(ctx context.Context, view *events.Call, msgID strin
 type waiter struct{ done chan error }
 
 func (w *waiter) Published(_ int, _ bool, err error) { w.done <- err }
-
-// barNames are the subject and CloudEvents type of a phone-bar message ID.
-type barNames struct{ subject, ceType string }
-
-// namesFor returns the subject and the CloudEvents type of an accepted
-// message, with those of the known message IDs made once.
-func (p *pipeline) namesFor(m *events.Message) (subject, ceType string) {
-	if m.Type == events.TypeIframeParams {
-		return p.talkSubj, ceTypeIframeParams
-	}
-	if n, ok := p.barSubj[m.MessageID]; ok {
-		return n.subject, n.ceType
-	}
-	return p.subjects.For(m), ceTypeCallBar(m.MessageID)
-}
 
 // buf returns an encoding buffer from the pool.
 func (p *pipeline) buf() *[]byte {

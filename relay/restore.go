@@ -10,5 +10,6 @@ func (s *Server) Replay() (*correlate.Replay, error) {
 	return correlate.NewReplay(s.p.corr, s.p.dedup, correlate.ReplaySubjects{
 		Call:     s.p.subjects.Call(),
 		Rejected: s.p.subjects.Rejected(),
+		Prefix:   s.p.subjects.Prefix, // tenants from tokens are restored too
 	})
 }

@@ -76,7 +76,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 	cfg = cfg.withDefaults()
 	subjects, _ := events.NewSubjects(cfg.SubjectPrefix, cfg.Tenant)
 	origins, _ := NewOriginPolicy(cfg.AllowedOrigins, cfg.AllowNoOrigin)
-	tokens, _ := NewTokens(cfg.TokenSecrets, TokenAudience(cfg.TokenAudience), TokenIssuer(cfg.TokenIssuer))
+	tokens, _ := NewTokens(cfg.TokenSecrets, TokenAudience(cfg.TokenAudience), TokenIssuer(cfg.TokenIssuer), cfg.tenantOption())
 	m, err := newMetrics(reg, cfg.Version, func() bool { return sinkReady(sink, time.Second) })
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
@@ -98,9 +98,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 			sink:      sink,
 			m:         m,
 			timeout:   cfg.PublishTimeout,
-			barSubj:   map[string]barNames{},
-			talkSubj:  subjects.IframeParams(),
-			source:    ceSource(subjects),
+			tenants:   tenantCache{def: newTenantNames(subjects)},
 			redact:    cfg.Redaction,
 			redactVer: cfg.Redaction.Version(),
 		},
@@ -108,9 +106,6 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 	s.p.gens, _ = sink.(Generations)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.p.ctx = s.ctx
-	for _, id := range events.KnownMessageIDs() {
-		s.p.barSubj[id] = barNames{subjects.CallBarEvent(id), ceTypeCallBar(id)}
-	}
 	dedup := correlate.NewDedup(cfg.DedupWindow, cfg.DedupMax)
 	dedup.SetEvicted(m.dedupEvictions.Inc)
 	s.p.dedup = dedup

@@ -1,12 +1,15 @@
 package relay
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/callrelay/callrelay/events"
 )
 
 // Tokens verifies the short-lived client tokens that an integrator's back end
@@ -20,11 +23,22 @@ import (
 // configured so that a secret can be rotated without downtime: a token
 // signed with any of them is accepted. Tokens is safe for concurrent use.
 type Tokens struct {
-	keys     jwt.VerificationKeySet
-	secret   []byte // the first secret, which Mint signs with
-	leeway   time.Duration
-	audience string
-	issuer   string
+	keys          jwt.VerificationKeySet
+	secret        []byte // the first secret, which Mint signs with
+	leeway        time.Duration
+	audience      string
+	issuer        string
+	tenantClaim   string // the claim naming the tenant; "" reads none
+	requireTenant bool
+}
+
+// Identity is what a valid token says of its holder.
+type Identity struct {
+	// Subject is the token's sub: who the agent is.
+	Subject string
+	// Tenant is the token's tenant claim, "" when it has none (the relay's
+	// own tenant then applies).
+	Tenant string
 }
 
 // TokenOption adds a check to NewTokens.
@@ -37,6 +51,14 @@ func TokenAudience(aud string) TokenOption { return func(t *Tokens) { t.audience
 // TokenIssuer makes the token's `iss` claim required and requires it to be
 // iss; "" checks nothing.
 func TokenIssuer(iss string) TokenOption { return func(t *Tokens) { t.issuer = iss } }
+
+// TokenTenant makes the claim named claim choose the tenant of the
+// token's events (DESIGN §5: one relay, several contact centres); with
+// required, a token without it is refused. The claim's value must be a
+// valid tenant ([A-Za-z0-9_-], 1 to 64), or the token is refused.
+func TokenTenant(claim string, required bool) TokenOption {
+	return func(t *Tokens) { t.tenantClaim, t.requireTenant = claim, required }
+}
 
 // Token limits.
 const (
@@ -60,6 +82,8 @@ const (
 	tokenAudience  = "bad_audience"
 	tokenIssuer    = "bad_issuer"
 	tokenTimeout   = "hello_timeout"
+	tokenNoTenant  = "no_tenant"
+	tokenBadTenant = "bad_tenant"
 )
 
 // TokenError says why a token was refused. Its Reason is safe to show to
@@ -96,11 +120,32 @@ var errAlg = errors.New("token not signed with HS256")
 
 // Verify checks token at time now and returns its subject.
 func (t *Tokens) Verify(token string, now time.Time) (subject string, err error) {
+	id, err := t.VerifyIdentity(token, now)
+	return id.Subject, err
+}
+
+// tokenClaims are the registered claims and every other claim as received,
+// for the configurable tenant claim.
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	extra map[string]json.RawMessage
+}
+
+func (c *tokenClaims) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &c.RegisteredClaims); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &c.extra)
+}
+
+// VerifyIdentity checks token at time now and returns its subject and
+// tenant.
+func (t *Tokens) VerifyIdentity(token string, now time.Time) (Identity, error) {
 	if token == "" {
-		return "", &TokenError{tokenMissing}
+		return Identity{}, &TokenError{tokenMissing}
 	}
 	if len(token) > maxTokenBytes {
-		return "", &TokenError{tokenMalformed}
+		return Identity{}, &TokenError{tokenMalformed}
 	}
 	opts := []jwt.ParserOption{
 		jwt.WithLeeway(t.leeway),
@@ -113,8 +158,8 @@ func (t *Tokens) Verify(token string, now time.Time) (subject string, err error)
 	if t.issuer != "" {
 		opts = append(opts, jwt.WithIssuer(t.issuer))
 	}
-	var claims jwt.RegisteredClaims
-	_, err = jwt.NewParser(opts...).ParseWithClaims(token, &claims, func(tok *jwt.Token) (any, error) {
+	var claims tokenClaims
+	_, err := jwt.NewParser(opts...).ParseWithClaims(token, &claims, func(tok *jwt.Token) (any, error) {
 		// The algorithm is checked here rather than with
 		// jwt.WithValidMethods, which reports a wrong one as a bad
 		// signature: alg "none", an RSA or an HS512 token are refused
@@ -125,12 +170,28 @@ func (t *Tokens) Verify(token string, now time.Time) (subject string, err error)
 		return t.keys, nil
 	})
 	if err != nil {
-		return "", &TokenError{t.reason(err, &claims)}
+		return Identity{}, &TokenError{t.reason(err, &claims.RegisteredClaims)}
 	}
 	if claims.Subject == "" || len(claims.Subject) > 256 {
-		return "", &TokenError{tokenNoSubject}
+		return Identity{}, &TokenError{tokenNoSubject}
 	}
-	return claims.Subject, nil
+	id := Identity{Subject: claims.Subject}
+	if t.tenantClaim != "" {
+		raw, ok := claims.extra[t.tenantClaim]
+		switch {
+		case !ok || string(raw) == "null":
+			if t.requireTenant {
+				return Identity{}, &TokenError{tokenNoTenant}
+			}
+		default:
+			var tenant string
+			if json.Unmarshal(raw, &tenant) != nil || !events.ValidTenant(tenant) {
+				return Identity{}, &TokenError{tokenBadTenant}
+			}
+			id.Tenant = tenant
+		}
+	}
+	return id, nil
 }
 
 // reason maps an error of the JWT library onto a refusal reason. A missing

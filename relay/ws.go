@@ -46,6 +46,7 @@ type conn struct {
 	// agentSubject is the token's subject.
 	authed       bool
 	agentSubject string
+	tenant       string // the token's tenant claim, "" for the relay's own
 	lastExtend   time.Time
 	f            frame // the frame being handled, reused
 	// end, when its code is set by handleFrame, is the close frame to end
@@ -282,7 +283,7 @@ func (c *conn) startEvent(f *frame, validUTF8 bool, readAt time.Time) bool {
 	c.mu.Lock()
 	s.gen = c.gen
 	c.mu.Unlock()
-	p.start(c.s.ctx, incoming{f: f, validUTF8: validUTF8, via: "ws", guard: &c.guard, agentSubject: c.agentSubject, receivedAt: readAt}, s, c.log)
+	p.start(c.s.ctx, incoming{f: f, validUTF8: validUTF8, via: "ws", guard: &c.guard, agentSubject: c.agentSubject, tenant: c.tenant, receivedAt: readAt}, s, c.log)
 	return c.push(s)
 }
 
@@ -308,11 +309,11 @@ func (c *conn) authenticate(data []byte) bool {
 	if err := json.Unmarshal(data, &f); err != nil || f.Type != frameHello {
 		return c.refuseToken(tokenMissing, "send a hello frame with a token first")
 	}
-	sub, err := c.s.tokens.Verify(f.Token, time.Now())
+	id, err := c.s.tokens.VerifyIdentity(f.Token, time.Now())
 	if err != nil {
 		return c.refuseToken(tokenReason(err), err.Error())
 	}
-	c.authed, c.agentSubject = true, sub
+	c.authed, c.agentSubject, c.tenant = true, id.Subject, id.Tenant
 	c.extendReadDeadline(time.Now(), true)
 	return c.hello(f.Session, f.Client, time.Now())
 }
@@ -485,7 +486,12 @@ func (c *conn) process(wait time.Duration) (published bool) {
 			c.failGen = s.gen
 			c.gen++
 			c.mu.Unlock()
-			c.guard.answered() // the halt holds what follows from here on
+		}
+		if !res.Acked() && res.Retry {
+			// From here on the halt holds what follows, and a failed
+			// publish is always answered with retry: once every failed
+			// one is answered, the guard holds nothing more.
+			c.guard.answered()
 		}
 		if outp == nil {
 			outp = p.buf()

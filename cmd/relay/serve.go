@@ -61,6 +61,8 @@ type serveCmd struct {
 	TokenSecret      []string      `name:"token-secret" env:"RELAY_TOKEN_SECRET" sep:"," help:"Require client tokens: HS256 JWTs signed with this secret (at least 32 bytes; several, comma-separated, while rotating). Prefer the environment variable to the flag, which other users can see."`
 	TokenAudience    string        `name:"token-audience" env:"RELAY_TOKEN_AUDIENCE" help:"With tokens, require this value in every token's aud claim."`
 	TokenIssuer      string        `name:"token-issuer" env:"RELAY_TOKEN_ISSUER" help:"With tokens, require every token's iss claim to be this value."`
+	TokenTenantClaim string        `name:"token-tenant-claim" default:"tenant" env:"RELAY_TOKEN_TENANT_CLAIM" help:"With tokens, the claim whose value chooses the tenant of the token's events (their subjects, correlation and dedup); a token without it uses --tenant. - reads no claim."`
+	RequireTenant    bool          `name:"require-tenant-claim" env:"RELAY_REQUIRE_TENANT_CLAIM" help:"With tokens, refuse tokens without the tenant claim (one relay serving several contact centres)."`
 	HelloTimeout     time.Duration `default:"10s" env:"RELAY_HELLO_TIMEOUT" help:"With tokens, how long a WebSocket client has to send its hello frame with a token."`
 	ShutdownTimeout  time.Duration `default:"20s" env:"RELAY_SHUTDOWN_TIMEOUT" help:"How long SIGTERM waits for events in hand and connections to finish."`
 	DrainGrace       time.Duration `default:"3s" env:"RELAY_DRAIN_GRACE" help:"On SIGTERM, how long at most each WebSocket is still read (and every event answered with a retryable draining nack) so that frames sent before the client heard are answered; less once the client is quiet for 0.5s. Keep it below --shutdown-timeout."`
@@ -91,26 +93,28 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	log := zerolog.New(logOut).Level(level).With().Timestamp().Str("service", "callrelay").Logger()
 
 	cfg := relay.Config{
-		SubjectPrefix:    s.SubjectPrefix,
-		Tenant:           s.Tenant,
-		AllowedOrigins:   s.AllowedOrigins,
-		AllowNoOrigin:    s.AllowNoOrigin,
-		MaxMessageBytes:  s.MaxMessageBytes,
-		MaxBatchBytes:    s.MaxBatchBytes,
-		StrictMessageIDs: s.StrictMessageIDs,
-		DedupWindow:      s.DedupWindow,
-		PublishTimeout:   s.PublishTimeout,
-		Window:           s.WSWindow,
-		DrainGrace:       s.DrainGrace,
-		TokenSecrets:     s.TokenSecret,
-		TokenAudience:    s.TokenAudience,
-		TokenIssuer:      s.TokenIssuer,
-		HelloTimeout:     s.HelloTimeout,
-		CallEndedTTL:     s.CallEndedTTL,
-		CallIdleTTL:      s.CallIdleTTL,
-		MaxCalls:         s.MaxCalls,
-		MaxAgents:        s.MaxAgents,
-		Version:          version,
+		SubjectPrefix:      s.SubjectPrefix,
+		Tenant:             s.Tenant,
+		AllowedOrigins:     s.AllowedOrigins,
+		AllowNoOrigin:      s.AllowNoOrigin,
+		MaxMessageBytes:    s.MaxMessageBytes,
+		MaxBatchBytes:      s.MaxBatchBytes,
+		StrictMessageIDs:   s.StrictMessageIDs,
+		DedupWindow:        s.DedupWindow,
+		PublishTimeout:     s.PublishTimeout,
+		Window:             s.WSWindow,
+		DrainGrace:         s.DrainGrace,
+		TokenSecrets:       s.TokenSecret,
+		TokenAudience:      s.TokenAudience,
+		TokenIssuer:        s.TokenIssuer,
+		TokenTenantClaim:   s.TokenTenantClaim,
+		RequireTenantClaim: s.RequireTenant,
+		HelloTimeout:       s.HelloTimeout,
+		CallEndedTTL:       s.CallEndedTTL,
+		CallIdleTTL:        s.CallIdleTTL,
+		MaxCalls:           s.MaxCalls,
+		MaxAgents:          s.MaxAgents,
+		Version:            version,
 	}
 	if err := s.validate(cfg); err != nil {
 		return err
@@ -288,7 +292,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		return err
 	}
 	if s.State == "restore" {
-		stats, err := s.restoreState(ctx, nc, streamName, subjects.All(), srv, log)
+		stats, err := s.restoreState(ctx, nc, streamName, subjects.Stream(), srv, log)
 		if err != nil {
 			return err
 		}
