@@ -41,6 +41,9 @@ type pipeline struct {
 	source    string              // the CloudEvents source of every message
 	redact    *redact.Policy      // nil: publish everything as received
 	redactVer string              // the policy's version, carried by every published message
+	sign      signCheck           // the Sobot sign check (sign.go)
+	maxTalk   int                 // bounds (limits.go)
+	maxSkew   time.Duration
 }
 
 // incoming is one event frame as a transport received it.
@@ -164,6 +167,10 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 		return
 	}
 	msg := f.msg
+	signature, ok := p.admit(in, s, &seenAt, msg) // on the values as received
+	if !ok {
+		return
+	}
 	agentSubject := in.agentSubject
 	if !p.redact.None() {
 		// Everything after this point, the correlation state included,
@@ -207,7 +214,7 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 		return
 	}
 	ev := events.NewEvent(msg, id, p.subjects.Tenant, agentSubject, seenAt, in.receivedAt)
-	ev.Redaction = p.redactVer
+	ev.Redaction, ev.Signature = p.redactVer, signature
 	txn, err := p.corr.Begin(cctx, correlate.Input{Msg: msg, Event: ev, AgentSubject: agentSubject, SeenAt: seenAt})
 	if err != nil {
 		claim.Release()
