@@ -45,6 +45,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = appendTime(b, e.ReceivedAt)
 	b = append(b, `,"params":`...)
 	b = appendRaw(b, e.Params)
+	if e.Signature != "" {
+		b = append(b, `,"signature":`...)
+		b = appendString(b, e.Signature)
+	}
 	if e.Queue != nil {
 		b = append(b, `,"queue":`...)
 		b = e.Queue.appendJSON(b)

@@ -30,6 +30,10 @@ type Event struct {
 	ReceivedAt time.Time `json:"receivedAt"`
 	// Params is the workbench's params object exactly as received.
 	Params json.RawMessage `json:"params"`
+	// Signature says whether the talk details' Sobot sign was checked and
+	// held (SignatureVerified, SignatureUnverified, SignatureAbsent); set
+	// on iframeParams only, and only when the relay checks signs.
+	Signature string `json:"signature,omitempty"`
 	// Queue is the queue of the call, when known.
 	Queue *Queue `json:"queue,omitempty"`
 	// Location is the customer's province and city, when known.

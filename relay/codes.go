@@ -27,6 +27,20 @@ const (
 	// with retry:true, so this one was not stored ahead of it; send it again
 	// after that one.
 	CodeHeldForOrder = "held_for_order"
+	// CodeInvalidSign: the talk details' Sobot sign does not match, or is
+	// missing where signs are required.
+	CodeInvalidSign = "invalid_sign"
+	// CodeStaleSign: the talk details' timestamp is missing or outside the
+	// sign window.
+	CodeStaleSign = "stale_sign"
+	// CodeTalkTooLarge: the talk details' params exceed the talk limit.
+	CodeTalkTooLarge = "talk_too_large"
+	// CodeInvalidCreationTime: params.creationTime is too far from the
+	// relay's clock.
+	CodeInvalidCreationTime = "invalid_creation_time"
+	// CodeRateLimited: the connection sent events faster than its rate
+	// limit; send it again later.
+	CodeRateLimited = "rate_limited"
 
 	// Batch-level codes of POST /v1/events, answered with an HTTP status.
 	CodeBatchInvalid     = "batch_invalid"
@@ -36,6 +50,7 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeNotFound         = "not_found"
 	CodeNotReady         = "not_ready"
+	CodeTooManyConns     = "too_many_connections"
 )
 
 // codeInfo says how a code is answered.
@@ -65,6 +80,11 @@ var codeTable = map[string]codeInfo{
 	CodeInvalidFrame:         {doc: "the frame is not a JSON object with a known type, or an event frame has no data"},
 	CodeInvalidID:            {doc: "the event id is missing or not 1-128 characters of A-Z a-z 0-9 . _ : -"},
 	CodeInvalidSeenAt:        {doc: "seenAt is missing or neither an RFC 3339 time nor milliseconds since the epoch"},
+	CodeInvalidSign:          {doc: "the talk details' Sobot sign does not match (or is missing, with --sobot-sign require)"},
+	CodeStaleSign:            {doc: "the talk details' timestamp is missing or further from the relay's clock than --sobot-sign-window (with --sobot-sign require)"},
+	CodeTalkTooLarge:         {doc: "the talk details' params are larger than --max-talk-bytes"},
+	CodeInvalidCreationTime:  {doc: "params.creationTime is further from the relay's clock than --max-clock-skew"},
+	CodeRateLimited:          {retry: true, doc: "the connection sent events faster than --rate-limit (beyond --rate-burst); send it again a little later"},
 	CodeSinkUnavailable:      {retry: true, doc: "NATS did not take the event; keep it and send it again"},
 	CodeDraining:             {retry: true, doc: "the relay is shutting down; send it again (to another replica)"},
 	CodeInternal:             {retry: true, doc: "an unexpected relay error; send it again later"},
@@ -77,6 +97,7 @@ var codeTable = map[string]codeInfo{
 	CodeMethodNotAllowed: {status: http.StatusMethodNotAllowed, doc: "the HTTP method is not supported on this path"},
 	CodeNotFound:         {status: http.StatusNotFound, doc: "no such path"},
 	CodeNotReady:         {status: http.StatusServiceUnavailable, doc: "the relay cannot publish right now (from /readyz)"},
+	CodeTooManyConns:     {status: http.StatusServiceUnavailable, doc: "the relay holds --max-connections WebSockets already; connect again later or to another replica"},
 }
 
 // retryable reports whether a nack with this code asks the client to retry.

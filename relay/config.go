@@ -84,6 +84,32 @@ type Config struct {
 	PongWait     time.Duration
 	WriteWait    time.Duration
 
+	// SignMode says what the relay does with the Sobot sign of talk
+	// details: SignOff (nothing, the default), SignMark (publish them with
+	// their signature verdict) or SignRequire (refuse those not verified).
+	// SobotSysNum is the contact centre's sysNum; SobotKey, when set, its
+	// security key (a secret: the keyed formula is used then). SignWindow
+	// bounds how far the talk details' timestamp may be from the relay's
+	// clock, either way.
+	SignMode    string
+	SobotSysNum string
+	SobotKey    string
+	SignWindow  time.Duration
+
+	// MaxTalkBytes bounds the params of one talk-details message.
+	// MaxClockSkew bounds how far a phone-bar event's creationTime may be
+	// from the relay's clock, either way.
+	MaxTalkBytes int
+	MaxClockSkew time.Duration
+	// RateLimit is how many events per second one WebSocket connection may
+	// send on average, RateBurst how many at once (a token bucket); beyond
+	// it events are answered rate_limited with retry:true.
+	RateLimit float64
+	RateBurst int
+	// MaxConnections caps the WebSocket connections open at once; beyond
+	// it an upgrade is answered 503 too_many_connections.
+	MaxConnections int
+
 	// Redaction is the personal-data policy applied to everything the relay
 	// publishes and keeps outside its memory; nil publishes everything as
 	// received (the preset none).
@@ -114,6 +140,19 @@ const (
 	DefaultPingInterval     = 25 * time.Second
 	DefaultPongWait         = 60 * time.Second
 	DefaultWriteWait        = 10 * time.Second
+	DefaultSignWindow       = 10 * time.Minute
+	DefaultMaxTalkBytes     = 8 << 10
+	DefaultMaxClockSkew     = 24 * time.Hour
+	DefaultRateLimit        = 50
+	DefaultRateBurst        = 500
+	DefaultMaxConnections   = 10000
+)
+
+// Values of Config.SignMode.
+const (
+	SignOff     = "off"
+	SignMark    = "mark"
+	SignRequire = "require"
 )
 
 // withDefaults returns c with every zero field set to its default.
@@ -153,6 +192,15 @@ func (c Config) withDefaults() Config {
 	setDur(&c.PingInterval, DefaultPingInterval)
 	setDur(&c.PongWait, DefaultPongWait)
 	setDur(&c.WriteWait, DefaultWriteWait)
+	setStr(&c.SignMode, SignOff)
+	setDur(&c.SignWindow, DefaultSignWindow)
+	setInt(&c.MaxTalkBytes, DefaultMaxTalkBytes)
+	setDur(&c.MaxClockSkew, DefaultMaxClockSkew)
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	setInt(&c.RateBurst, DefaultRateBurst)
+	setInt(&c.MaxConnections, DefaultMaxConnections)
 	return c
 }
 
@@ -276,12 +324,21 @@ func (c Config) Validate() error {
 		{"ping interval", int64(c.PingInterval), c.PingInterval},
 		{"pong wait", int64(c.PongWait), c.PongWait},
 		{"write wait", int64(c.WriteWait), c.WriteWait},
+		{"sign window", int64(c.SignWindow), c.SignWindow},
+		{"max talk bytes", int64(c.MaxTalkBytes), c.MaxTalkBytes},
+		{"max clock skew", int64(c.MaxClockSkew), c.MaxClockSkew},
+		{"rate burst", int64(c.RateBurst), c.RateBurst},
+		{"max connections", int64(c.MaxConnections), c.MaxConnections},
 	}
 	for _, p := range positive {
 		if p.v < 0 {
 			errs = append(errs, fieldErr(p.name, p.show, "must be positive"))
 		}
 	}
+	if c.RateLimit < 0 {
+		errs = append(errs, fieldErr("rate limit", c.RateLimit, "must be positive"))
+	}
+	errs = append(errs, c.signErrors()...)
 	if c.Window > 4096 {
 		errs = append(errs, fieldErr("window", c.Window, "must be at most 4096"))
 	}
@@ -327,4 +384,26 @@ func (c Config) tenantOption() TokenOption {
 		claim = ""
 	}
 	return TokenTenant(claim, c.RequireTenantClaim)
+}
+
+// signErrors reports the problems of the sign settings. The key is a
+// secret: its value is never shown.
+func (c Config) signErrors() []error {
+	var errs []error
+	switch c.SignMode {
+	case SignOff:
+		if c.SobotSysNum != "" {
+			errs = append(errs, &FieldError{Field: "sobot sysnum", Value: strconv.Quote(c.SobotSysNum), Problem: "checks signs, which only {} mark or require turns on", Related: "sobot sign"})
+		}
+		if c.SobotKey != "" {
+			errs = append(errs, &FieldError{Field: "sobot key", Problem: "checks signs, which only {} mark or require turns on", Related: "sobot sign"})
+		}
+	case SignMark, SignRequire:
+		if c.SobotSysNum == "" {
+			errs = append(errs, &FieldError{Field: "sobot sysnum", Problem: "is required to check signs (the contact centre's sysNum, from the Sobot admin console)"})
+		}
+	default:
+		errs = append(errs, fieldErr("sobot sign", c.SignMode, "must be off, mark or require"))
+	}
+	return errs
 }

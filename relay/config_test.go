@@ -30,6 +30,9 @@ func TestConfigValidateAccepts(t *testing.T) {
 			WriteWait:       5 * time.Second,
 			Version:         "v1.2.3",
 		}},
+		{"signs required with a key", relay.Config{SignMode: relay.SignRequire, SobotSysNum: "800123", SobotKey: "k", SignWindow: time.Minute}},
+		{"signs marked without a key", relay.Config{SignMode: relay.SignMark, SobotSysNum: "800123"}},
+		{"bounds set", relay.Config{MaxTalkBytes: 4096, MaxClockSkew: time.Hour, RateLimit: 0.5, RateBurst: 1, MaxConnections: 1}},
 		{"message bytes at 16 MiB", relay.Config{MaxMessageBytes: 16 << 20, MaxBatchBytes: 16 << 20}},
 		{"batch bytes equal to message bytes", relay.Config{MaxMessageBytes: 2 << 20, MaxBatchBytes: 2 << 20}},
 		{"pong wait just above ping interval", relay.Config{PingInterval: time.Second, PongWait: time.Second + time.Nanosecond}},
@@ -82,6 +85,16 @@ func TestConfigValidateRefuses(t *testing.T) {
 			[]string{"pong wait", "ping interval"}},
 		{"message bytes above 16 MiB", relay.Config{MaxMessageBytes: 16<<20 + 1, MaxBatchBytes: 32 << 20},
 			[]string{"max message bytes", "16 MiB"}},
+		{"unknown sign mode", relay.Config{SignMode: "strict"}, []string{"sobot sign", `"strict"`, "off, mark or require"}},
+		{"sign check without sysnum", relay.Config{SignMode: relay.SignRequire}, []string{"sobot sysnum", "required"}},
+		{"sysnum with signs off", relay.Config{SobotSysNum: "800123"}, []string{"sobot sysnum", "sobot sign"}},
+		{"key with signs off", relay.Config{SobotKey: "k3y-Secret"}, []string{"sobot key", "sobot sign"}},
+		{"negative sign window", relay.Config{SignMode: relay.SignMark, SobotSysNum: "1", SignWindow: -time.Second}, []string{"sign window", "positive"}},
+		{"negative talk bytes", relay.Config{MaxTalkBytes: -1}, []string{"max talk bytes", "positive"}},
+		{"negative clock skew", relay.Config{MaxClockSkew: -time.Hour}, []string{"max clock skew", "positive"}},
+		{"negative rate", relay.Config{RateLimit: -1}, []string{"rate limit", "positive"}},
+		{"negative burst", relay.Config{RateBurst: -1}, []string{"rate burst", "positive"}},
+		{"negative connections", relay.Config{MaxConnections: -1}, []string{"max connections", "positive"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,5 +152,13 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The Sobot key is a secret: no message shows it.
+func TestConfigValidateNeverShowsTheSobotKey(t *testing.T) {
+	err := relay.Config{SobotKey: "k3y-Secret", SignMode: "bogus"}.Validate()
+	if err == nil || strings.Contains(err.Error(), "k3y-Secret") {
+		t.Fatalf("got %v, want an error without the key", err)
 	}
 }

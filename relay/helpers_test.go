@@ -70,7 +70,10 @@ func (tr *testRelay) start(tb testing.TB, state func(*nats.Conn) correlate.State
 	if err != nil {
 		tb.Fatalf("jetstream sink: %v", err)
 	}
-	var cfg relay.Config
+	// The fixtures' creationTimes are fixed dates, and many tests send
+	// hundreds of events at once: the skew and rate bounds have tests of
+	// their own (limits_test.go), which set them.
+	cfg := relay.Config{MaxClockSkew: 20 * 365 * 24 * time.Hour, RateLimit: 1e6, RateBurst: 1e6}
 	for _, o := range opts {
 		o(&cfg)
 	}

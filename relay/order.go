@@ -63,3 +63,14 @@ func (p *pipeline) sinkGeneration() uint64 {
 	}
 	return p.gens.Generation()
 }
+
+// retryNow answers s at once with res, a retryable nack decided before any
+// publish (the relay is draining, the state or the id window could not be
+// read): the client's later events, which may be read and published before
+// this answer is written, are held until it is (orderGuard).
+func (p *pipeline) retryNow(in incoming, s *slot, res Result) {
+	if in.guard != nil {
+		in.guard.failed.Store(true)
+	}
+	answer(s, res)
+}

@@ -40,6 +40,9 @@ type pipeline struct {
 	gens      Generations    // the sink's, when it has them
 	redact    *redact.Policy // nil: publish everything as received
 	redactVer string         // the policy's version, carried by every published message
+	sign      signCheck      // the Sobot sign check (sign.go)
+	maxTalk   int            // bounds (limits.go)
+	maxSkew   time.Duration
 }
 
 // incoming is one event frame as a transport received it.
@@ -176,6 +179,10 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 		return
 	}
 	msg := f.msg
+	signature, ok := p.admit(in, s, &seenAt, msg) // on the values as received
+	if !ok {
+		return
+	}
 	agentSubject := in.agentSubject
 	if !p.redact.None() {
 		// Everything after this point, the correlation state included,
@@ -187,7 +194,7 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 			// The policy keeps what validation needs: this is a bug.
 			p.m.retryableCode(CodeInternal).Inc()
 			log.Error().Str("event", id).Str("error", events.ErrorCode(err)).Msg("event could not be redacted")
-			answer(s, nack(id, CodeInternal, "internal error"))
+			p.retryNow(in, s, nack(id, CodeInternal, "internal error"))
 			return
 		}
 		agentSubject = p.redact.Subject(agentSubject)
@@ -196,7 +203,7 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 	p.m.receivedType(msg.Type).Inc()
 	if p.draining.Load() {
 		p.m.retryableCode(CodeDraining).Inc()
-		answer(s, nack(id, CodeDraining, "the relay is shutting down; send the event again"))
+		p.retryNow(in, s, nack(id, CodeDraining, "the relay is shutting down; send the event again"))
 		return
 	}
 
@@ -212,7 +219,7 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 	if err != nil {
 		// Another copy of this id was still being published when time ran out.
 		p.m.retryableCode(CodeSinkUnavailable).Inc()
-		answer(s, nack(id, CodeSinkUnavailable, "the event could not be published; send it again later"))
+		p.retryNow(in, s, nack(id, CodeSinkUnavailable, "the event could not be published; send it again later"))
 		return
 	}
 	if dup {
@@ -222,13 +229,13 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 		return
 	}
 	ev := events.NewEvent(msg, id, tn.subjects.Tenant, agentSubject, seenAt, in.receivedAt)
-	ev.Redaction = p.redactVer
+	ev.Redaction, ev.Signature = p.redactVer, signature
 	txn, err := p.corr.Begin(cctx, correlate.Input{Msg: msg, Event: ev, AgentSubject: agentSubject, Tenant: tn.subjects.Tenant, SeenAt: seenAt})
 	if err != nil {
 		claim.Release()
 		p.m.retryableCode(CodeSinkUnavailable).Inc()
 		log.Warn().Err(err).Str("event", id).Msg("correlation state unavailable; client will retry")
-		answer(s, nack(id, CodeSinkUnavailable, "the event could not be published; send it again later"))
+		p.retryNow(in, s, nack(id, CodeSinkUnavailable, "the event could not be published; send it again later"))
 		return
 	}
 	if txn.Dup != "" {

@@ -40,7 +40,7 @@ func mustRestoredRelay(tb testing.TB, ns *sinks.Embedded) (*testRelay, correlate
 		tb.Fatalf("jetstream sink: %v", err)
 	}
 	tr.reg = prometheus.NewRegistry()
-	srv, err := relay.New(relay.Config{PublishTimeout: 5 * time.Second}, sink, log, tr.reg)
+	srv, err := relay.New(relay.Config{PublishTimeout: 5 * time.Second, MaxClockSkew: 20 * 365 * 24 * time.Hour, RateLimit: 1e6, RateBurst: 1e6}, sink, log, tr.reg)
 	if err != nil {
 		tb.Fatalf("relay.New: %v", err)
 	}

@@ -41,6 +41,7 @@ type Server struct {
 	cancel context.CancelFunc
 
 	draining atomic.Bool
+	open     atomic.Int64 // WebSocket connections admitted and not yet ended
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	wg       sync.WaitGroup
@@ -101,9 +102,14 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 			tenants:   tenantCache{def: newTenantNames(subjects)},
 			redact:    cfg.Redaction,
 			redactVer: cfg.Redaction.Version(),
+			maxTalk:   cfg.MaxTalkBytes,
+			maxSkew:   cfg.MaxClockSkew,
 		},
 	}
 	s.p.gens, _ = sink.(Generations)
+	if s.p.sign, err = newSignCheck(cfg, reg); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.p.ctx = s.ctx
 	dedup := correlate.NewDedup(cfg.DedupWindow, cfg.DedupMax)

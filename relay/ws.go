@@ -28,10 +28,9 @@ import (
 // several are ready. Every write goes to the socket directly, under wmu,
 // as raw WebSocket frames: gorilla is used for the handshake and reading
 // only, so that a batch of acks is one syscall. Its ping and close handlers
-// are replaced by ones that write through wmu too. The one write gorilla
-// still makes on its own is the close frame after a protocol error from
-// the client (a bad opcode, say); it may then interleave with an answer,
-// on a connection that is ending anyway.
+// are replaced by ones that write through wmu too, and the close frames
+// gorilla still writes on its own (after a protocol error or a frame over
+// the read limit) reach the socket through wmu as well (gorillaConn).
 type conn struct {
 	s        *Server
 	ws       *websocket.Conn
@@ -48,7 +47,9 @@ type conn struct {
 	agentSubject string
 	tenant       string // the token's tenant claim, "" for the relay's own
 	lastExtend   time.Time
-	f            frame // the frame being handled, reused
+	rate         bucket    // the event rate limit
+	limitLogged  time.Time // when the rate limit was last logged
+	f            frame     // the frame being handled, reused
 	// end, when its code is set by handleFrame, is the close frame to end
 	// the connection with and why (for the log and metric).
 	end struct {
@@ -91,8 +92,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, CodeNotReady, "the relay is shutting down")
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if !s.admitConn() {
+		s.refuseConn(w)
+		return
+	}
+	gc := &gorillaConn{}
+	ws, err := s.upgrader.Upgrade(hijacker{w, gc}, r, nil)
 	if err != nil {
+		s.open.Add(-1)
 		// The upgrader has answered the request with its Error function.
 		s.log.Debug().Err(err).Msg("websocket upgrade failed")
 		return
@@ -100,13 +107,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{
 		s:     s,
 		ws:    ws,
-		nc:    ws.NetConn(),
+		nc:    gc.Conn,
 		wake:  make(chan struct{}, 1),
 		space: make(chan struct{}, 1),
 		gen:   1,
 	}
+	gc.c = c
 	c.log = s.log.With().Str("conn", newConnID()).Str("remote", remoteHost(r)).Logger()
 	if !s.track(c) {
+		s.open.Add(-1)
 		c.writeClose(closeGoingAway, "relay shutting down")
 		_ = c.nc.Close()
 		return
@@ -115,6 +124,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// returns: net/http then lets go of the request's buffers and state,
 	// which would otherwise stay pinned for the connection's whole life.
 	go func() {
+		defer s.open.Add(-1)
 		defer s.untrack(c)
 		s.m.connections.Inc()
 		defer s.m.connections.Dec()
@@ -128,7 +138,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // run reads until the connection ends and returns why it ended.
 func (c *conn) run() (reason string) {
 	cfg := c.s.cfg
-	c.ws.SetReadLimit(0) // the frame limit is enforced below, to close with a reason
+	// gorilla refuses a frame as soon as its header declares more than the
+	// limit (ErrReadLimit); readFrame checks the bytes read as well.
+	c.ws.SetReadLimit(int64(cfg.MaxMessageBytes))
 	c.authed = c.s.tokens == nil
 	if c.authed {
 		_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
@@ -164,7 +176,11 @@ func (c *conn) run() (reason string) {
 		}
 		mt, r, err := c.ws.NextReader()
 		if err != nil {
-			reason, closeCode, closeReason = c.readEnd(err)
+			if errors.Is(err, websocket.ErrReadLimit) {
+				reason, _, _ = c.tooLarge() // gorilla has sent the close frame (gorillaConn)
+			} else {
+				reason, closeCode, closeReason = c.readEnd(err)
+			}
 			break
 		}
 		readAt := time.Now()
@@ -178,12 +194,14 @@ func (c *conn) run() (reason string) {
 		buf := c.s.p.buf()
 		data, err := readFrame(r, (*buf)[:0], cfg.MaxMessageBytes)
 		*buf = data[:0]
+		if errors.Is(err, websocket.ErrReadLimit) {
+			c.s.p.bufs.Put(buf)
+			reason, _, _ = c.tooLarge() // a later fragment over the limit: as above
+			break
+		}
 		if errors.Is(err, errFrameTooLarge) {
 			c.s.p.bufs.Put(buf)
-			reason, closeCode = "too_large", closeTooBig
-			closeReason = fmt.Sprintf("frame larger than %d bytes", cfg.MaxMessageBytes)
-			c.s.m.rejected.WithLabelValues("too_large").Inc()
-			c.log.Warn().Int("limit", cfg.MaxMessageBytes).Msg("frame over the limit: closing")
+			reason, closeCode, closeReason = c.tooLarge()
 			break
 		}
 		if err != nil {
@@ -208,6 +226,17 @@ func (c *conn) run() (reason string) {
 	}
 	_ = c.nc.Close()
 	return reason
+}
+
+// tooLarge counts and logs a frame over the size limit and returns how the
+// connection ends. A frame whose header declares too much is refused as soon
+// as the header is read (gorilla's read limit), before its payload; gorilla
+// then sends the close frame itself, which gorillaConn gives the reason.
+func (c *conn) tooLarge() (reason string, closeCode int, closeReason string) {
+	limit := c.s.cfg.MaxMessageBytes
+	c.s.m.rejected.WithLabelValues("too_large").Inc()
+	c.log.Warn().Int("limit", limit).Msg("frame over the limit: closing")
+	return "too_large", closeTooBig, tooLargeReason(limit)
 }
 
 // errFrameTooLarge is a frame over the size limit.
@@ -275,6 +304,9 @@ func (c *conn) startEvent(f *frame, validUTF8 bool, readAt time.Time) bool {
 		}
 		c.halted = false
 		c.mu.Unlock()
+	}
+	if !c.rate.take(readAt, c.s.cfg.RateLimit, c.s.cfg.RateBurst) {
+		return c.rateLimited(f, readAt)
 	}
 	if !c.waitRoom() {
 		return false

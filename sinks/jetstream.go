@@ -31,6 +31,9 @@ type StreamConfig struct {
 	Subjects []string
 	// MaxAge is how long messages are kept; zero keeps them forever.
 	MaxAge time.Duration
+	// MaxBytes caps the stream's size; the oldest messages are dropped
+	// beyond it. Zero (or less) means no cap.
+	MaxBytes int64
 	// Replicas is the number of copies in a cluster; zero means 1.
 	Replicas int
 	// Duplicates is the window in which a second message with the same
@@ -80,6 +83,7 @@ func (c StreamConfig) jetStreamConfig() jetstream.StreamConfig {
 		Retention:  jetstream.LimitsPolicy,
 		Discard:    jetstream.DiscardOld,
 		MaxAge:     c.MaxAge,
+		MaxBytes:   maxBytes(c.MaxBytes),
 		Storage:    storage,
 		Replicas:   c.Replicas,
 		Duplicates: c.Duplicates,
@@ -367,4 +371,12 @@ func (s *JetStream) OnResume(fn func()) { s.watch.onUp(fn) }
 // Stream returns the name of the stream the sink publishes into.
 func (s *JetStream) Stream() string {
 	return s.stream
+}
+
+// maxBytes is a StreamConfig.MaxBytes as JetStream spells "no cap" (-1).
+func maxBytes(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }

@@ -33,6 +33,15 @@ var flagOf = map[string]string{
 	"call idle ttl":        "--call-idle-ttl",
 	"max calls":            "--max-calls",
 	"max agents":           "--max-agents",
+	"sobot sign":           "--sobot-sign",
+	"sobot sysnum":         "--sobot-sysnum",
+	"sobot key":            "--sobot-key (RELAY_SOBOT_KEY)",
+	"sign window":          "--sobot-sign-window",
+	"max talk bytes":       "--max-talk-bytes",
+	"max clock skew":       "--max-clock-skew",
+	"rate limit":           "--rate-limit",
+	"rate burst":           "--rate-burst",
+	"max connections":      "--max-connections",
 }
 
 func flagName(setting string) string {

@@ -22,6 +22,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// faultEpoch is the vendor time of the fault test's first call.
+var faultEpoch = time.Now().Add(-time.Hour).UnixMilli()
+
 // The fault test's size: clients behaving like the hook, each playing
 // calls of six events (ringing, talk details, established, the same talk
 // details again, released, deleted) at a steady rate, while the relay and
@@ -307,7 +310,8 @@ func callID(client, call int) string { return fmt.Sprintf("FAULT-%d-%03d", clien
 // faultStep is the event.data of step of a call.
 func faultStep(client, call, step int) map[string]any {
 	id := callID(client, call)
-	t0 := int64(1763717400000) + int64(client)*10_000_000 + int64(call)*100_000
+	// Vendor times an hour back from now, within the relay's clock-skew bound.
+	t0 := faultEpoch + int64(client)*10_000_000 + int64(call)*100_000
 	bar := func(messageID string, at int64, extra map[string]any) map[string]any {
 		p := map[string]any{"messageID": messageID, "callID": id, "creationTime": at, "companyId": "cmp-01", "partyID": "p-1", "agentID": strconv.Itoa(1000 + client)}
 		for k, v := range extra {

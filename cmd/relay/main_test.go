@@ -219,6 +219,29 @@ func TestBadConfigurationFailsClearly(t *testing.T) {
 	if strings.Contains(string(out), "too-short-secret") {
 		t.Errorf("the output shows a token secret:\n%s", out)
 	}
+	// Sign checking without the sysNum, a Sobot key with checking off:
+	// named by flag, the key never shown.
+	cmd = exec.CommandContext(ctx, bin, "--addr", "127.0.0.1:0", "--sobot-sign", "require", "--stream-max-bytes=-1")
+	cmd.Env = append(os.Environ(), "RELAY_SOBOT_KEY=the-sobot-k3y", "RELAY_RATE_LIMIT=-2")
+	out, _ = cmd.CombinedOutput()
+	for _, want := range []string{
+		"\n  --sobot-sysnum: is required to check signs",
+		"\n  --rate-limit -2: must be positive\n",
+		"\n  --stream-max-bytes -1: must not be negative",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	cmd = exec.CommandContext(ctx, bin, "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "RELAY_SOBOT_KEY=the-sobot-k3y")
+	out, _ = cmd.CombinedOutput()
+	if want := "\n  --sobot-key (RELAY_SOBOT_KEY): checks signs, which only --sobot-sign mark or require turns on"; !strings.Contains(string(out), want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(string(out), "the-sobot-k3y") {
+		t.Errorf("the output shows the Sobot key:\n%s", out)
+	}
 }
 
 // A port in use is reported once, with the flag that changes it, before

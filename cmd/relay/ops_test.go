@@ -190,7 +190,7 @@ func TestStartBeforeNATSWaitsForIt(t *testing.T) {
 	}
 	peer := dialBanner(t, banner)
 	if got := peer.call(t, "after-wait-1", map[string]any{"source": "agentCall", "type": "callBarEvent",
-		"params": map[string]any{"messageID": "EventAgentReady", "creationTime": 1763717400000}}); got != "published" {
+		"params": map[string]any{"messageID": "EventAgentReady", "creationTime": time.Now().UnixMilli()}}); got != "published" {
 		t.Fatalf("event after NATS came: got %s, want published", got)
 	}
 	found := false

@@ -41,6 +41,7 @@ type serveCmd struct {
 	Stream           string        `env:"RELAY_STREAM" help:"JetStream stream name (default: the prefix in upper case, e.g. AGENTCALL)."`
 	StreamMaxAge     time.Duration `default:"72h" env:"RELAY_STREAM_MAX_AGE" help:"Maximum age of messages in a stream the relay creates (0: unlimited)."`
 	StreamReplicas   int           `default:"1" env:"RELAY_STREAM_REPLICAS" help:"Replicas of a stream the relay creates (use 3 on a clustered NATS)."`
+	StreamMaxBytes   int64         `default:"1073741824" env:"RELAY_STREAM_MAX_BYTES" help:"Byte cap of a stream the relay creates; the oldest messages are dropped beyond it (0: unlimited). An existing stream is never changed."`
 	AllowedOrigins   []string      `env:"RELAY_ALLOWED_ORIGINS" sep:"," help:"Browser origins allowed to connect: exact (https://crm.example.com) or subdomain patterns (https://*.example.com), comma-separated. The relay's own origin needs no listing when it is a loopback address."`
 	AllowNoOrigin    bool          `env:"RELAY_ALLOW_NO_ORIGIN" help:"Accept requests without an Origin header (non-browser clients)."`
 	MaxMessageBytes  int           `default:"65536" env:"RELAY_MAX_MESSAGE_BYTES" help:"Largest WebSocket frame and event data, in bytes."`
@@ -66,12 +67,23 @@ type serveCmd struct {
 	HelloTimeout     time.Duration `default:"10s" env:"RELAY_HELLO_TIMEOUT" help:"With tokens, how long a WebSocket client has to send its hello frame with a token."`
 	ShutdownTimeout  time.Duration `default:"20s" env:"RELAY_SHUTDOWN_TIMEOUT" help:"How long SIGTERM waits for events in hand and connections to finish."`
 	DrainGrace       time.Duration `default:"3s" env:"RELAY_DRAIN_GRACE" help:"On SIGTERM, how long at most each WebSocket is still read (and every event answered with a retryable draining nack) so that frames sent before the client heard are answered; less once the client is quiet for 0.5s. Keep it below --shutdown-timeout."`
+	MaxTalkBytes     int           `default:"8192" env:"RELAY_MAX_TALK_BYTES" help:"Largest talk details (iframeParams params), in bytes; larger ones are refused as talk_too_large."`
+	MaxClockSkew     time.Duration `default:"24h" env:"RELAY_MAX_CLOCK_SKEW" help:"How far a phone-bar event's creationTime may be from the relay's clock, either way; further ones are refused as invalid_creation_time."`
+	RateLimit        float64       `default:"50" env:"RELAY_RATE_LIMIT" help:"Events per second one WebSocket connection may send on average; beyond it (and the burst) events are answered rate_limited with retry."`
+	RateBurst        int           `default:"500" env:"RELAY_RATE_BURST" help:"Events one WebSocket connection may send at once, beyond the rate limit (500: a full outbox of the hook, resent after an outage, passes at once)."`
+	MaxConnections   int           `default:"10000" env:"RELAY_MAX_CONNECTIONS" help:"Most WebSocket connections open at once; beyond it an upgrade is answered 503."`
 	LogLevel         string        `default:"info" enum:"debug,info,warn,error" env:"RELAY_LOG_LEVEL" help:"Log level: debug, info, warn, error."`
 
 	// Personal data (docs/privacy.md).
 	Redaction     string `default:"none" env:"RELAY_REDACTION" help:"Personal-data policy applied before anything is published or stored: none (everything as received) or strict (phone numbers, emails and customer ids replaced by keyed pseudonyms; needs --pseudonym-key). See docs/privacy.md."`
 	RedactionFile string `name:"redaction-file" env:"RELAY_REDACTION_FILE" help:"A policy file (YAML or JSON) with a rule per field; replaces --redaction (its 'base' key names the preset it starts from)."`
 	PseudonymKey  string `name:"pseudonym-key" env:"RELAY_PSEUDONYM_KEY" help:"Key of the policy's pseudonyms (HMAC-SHA256, at least 32 bytes); the same key gives the same pseudonyms on every replica and restart. Prefer the environment variable to the flag, which other users can see."`
+
+	// Sobot signs of talk details (docs/protocol.md#sobot-signs).
+	SobotSign       string        `name:"sobot-sign" default:"off" enum:"off,mark,require" env:"RELAY_SOBOT_SIGN" help:"Check the Sobot sign of talk details: off, mark (publish them saying whether the sign held) or require (refuse forged and stale ones). Needs --sobot-sysnum."`
+	SobotSysNum     string        `name:"sobot-sysnum" env:"RELAY_SOBOT_SYSNUM" help:"The contact centre's Sobot sysNum, for --sobot-sign."`
+	SobotKey        string        `name:"sobot-key" env:"RELAY_SOBOT_KEY" help:"The Sobot security key, when it is on in the Sobot console: signs then cover timestamp, uphone and uemail. A secret: give it through the environment variable, not the flag, which other users can see."`
+	SobotSignWindow time.Duration `name:"sobot-sign-window" default:"10m" env:"RELAY_SOBOT_SIGN_WINDOW" help:"How far the talk details' timestamp may be from the relay's clock, either way, for the sign to count."`
 
 	// The browser hook and the demo (browserhook/, demo/).
 	WorkbenchOrigins  []string `name:"workbench-origins" env:"RELAY_WORKBENCH_ORIGINS" sep:"," help:"Origins of the Sobot workbench iframe whose postMessages the hook forwards: exact (https://v6.example.com) or subdomain patterns (https://*.sobot.com), comma-separated. Written into GET /hook.js. With none, the hook forwards nothing (except the demo's simulator in demo mode); a lone * is refused."`
@@ -114,6 +126,15 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		CallIdleTTL:        s.CallIdleTTL,
 		MaxCalls:           s.MaxCalls,
 		MaxAgents:          s.MaxAgents,
+		SignMode:           s.SobotSign,
+		SobotSysNum:        s.SobotSysNum,
+		SobotKey:           s.SobotKey,
+		SignWindow:         s.SobotSignWindow,
+		MaxTalkBytes:       s.MaxTalkBytes,
+		MaxClockSkew:       s.MaxClockSkew,
+		RateLimit:          s.RateLimit,
+		RateBurst:          s.RateBurst,
+		MaxConnections:     s.MaxConnections,
 		Version:            version,
 	}
 	if err := s.validate(cfg); err != nil {
@@ -134,6 +155,12 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		}
 	}
 	logRedaction(log, policy)
+	if s.SobotSign != relay.SignOff {
+		log.Info().Str("mode", s.SobotSign).Bool("keyed", s.SobotKey != "").Dur("window", s.SobotSignWindow).Msg("sobot signs of talk details checked")
+		if s.SobotKey == "" {
+			log.Warn().Msg("--sobot-sign without RELAY_SOBOT_KEY checks md5(sysNum + email), which anyone who knows the sysNum can compute: turn the security key on in Sobot and set RELAY_SOBOT_KEY")
+		}
+	}
 	if len(s.WorkbenchOrigins) == 0 && len(s.AllowedOrigins) == 0 {
 		log.Warn().Msg("neither --workbench-origins nor --allowed-origins is set: the hook forwards no workbench's messages " +
 			"(in demo mode, only the simulator's) and only pages served by the relay itself on a loopback address may connect; " +
@@ -242,6 +269,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 				MaxAge:     s.StreamMaxAge,
 				Replicas:   s.StreamReplicas,
 				Duplicates: s.DedupWindow,
+				MaxBytes:   s.StreamMaxBytes,
 			}, s.PublishTimeout)
 			return err
 		})
@@ -396,6 +424,9 @@ func (s serveCmd) validate(cfg relay.Config) error {
 	}
 	if s.State == "shared" && !validBucket(s.StateBucket) {
 		errs = append(errs, fmt.Errorf("--state-bucket %q: use letters, digits, '-' and '_' only", s.StateBucket))
+	}
+	if s.StreamMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("--stream-max-bytes %d: must not be negative (0: unlimited)", s.StreamMaxBytes))
 	}
 	if s.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", s.ShutdownTimeout))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -82,7 +83,15 @@ type children struct {
 // start runs bin with args as a child named name. Its stdout goes to
 // stdout (nil: discarded); the end of its stderr is kept for errors.
 func (cs *children) start(name, bin string, args []string, stdout io.Writer) (*child, error) {
+	return cs.startEnv(name, bin, args, nil, stdout)
+}
+
+// startEnv is start with env added to the bench's own environment.
+func (cs *children) startEnv(name, bin string, args, env []string, stdout io.Writer) (*child, error) {
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = childAttr()
 	cmd.Stdout = stdout
 	c := &child{name: name, cmd: cmd, done: make(chan struct{}), stderr: &tailBuffer{max: 4096}}

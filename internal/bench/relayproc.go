@@ -17,6 +17,12 @@ type relayProc struct {
 	ws    string // ws://127.0.0.1:port/v1/ws
 }
 
+// relayEnv lifts the relay's per-connection event rate limit, which the
+// bench's agents exceed on purpose; given through the environment, which a
+// relay built before the limit existed ignores, so that every binary of a
+// comparison runs with the same arguments.
+var relayEnv = []string{"RELAY_RATE_LIMIT=1000000000", "RELAY_RATE_BURST=1000000000"}
+
 // startRelay starts `bin serve` on a free port, connected to the bench's
 // nats-server, and waits until /readyz answers 200.
 func (e *Env) startRelay(ctx context.Context, bin Binary) (*relayProc, error) {
@@ -28,7 +34,7 @@ func (e *Env) startRelay(ctx context.Context, bin Binary) (*relayProc, error) {
 	args := []string{"serve", "--addr", addr, "--nats-url", e.nats.url,
 		"--allow-no-origin", "--demo", "off", "--log-level", "warn"}
 	args = append(args, e.cfg.RelayArgs...)
-	c, err := e.kids.start("relay "+bin.Label, bin.Path, args, nil)
+	c, err := e.kids.startEnv("relay "+bin.Label, bin.Path, args, relayEnv, nil)
 	if err != nil {
 		return nil, err
 	}
