@@ -32,6 +32,7 @@ type Server struct {
 	tokens  *Tokens // nil when tokens are not required
 	mux     *http.ServeMux
 	http    *http.Server
+	metrics *http.Server // nil unless /metrics has a listener of its own
 
 	upgrader websocket.Upgrader
 
@@ -50,7 +51,8 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	state correlate.State
+	state      correlate.State
+	ownMetrics bool
 }
 
 // WithState keeps the correlation state in st (for several replicas: the
@@ -58,6 +60,13 @@ type options struct {
 // correlate.Memory bounded by the Config. A *correlate.Memory is used as is.
 func WithState(st correlate.State) Option {
 	return func(o *options) { o.state = st }
+}
+
+// WithMetricsListener takes /metrics off the relay's main handler: it is
+// then served only by ServeMetrics, on a listener of its own (so that
+// Prometheus can scrape an address the browsers cannot reach).
+func WithMetricsListener() Option {
+	return func(o *options) { o.ownMetrics = true }
 }
 
 // New builds a Server. reg receives the relay's metrics; when reg is also a
@@ -146,7 +155,18 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 	s.mux.HandleFunc("/healthz", s.serveHealth)
 	s.mux.HandleFunc("/readyz", s.serveReady)
 	if g, ok := reg.(prometheus.Gatherer); ok {
-		s.mux.Handle("/metrics", metricsHandler(g, log))
+		if o.ownMetrics {
+			s.metrics = &http.Server{
+				Handler:           metricsMux(metricsHandler(g, log)),
+				ReadHeaderTimeout: 5 * time.Second,
+				WriteTimeout:      30 * time.Second,
+				IdleTimeout:       120 * time.Second,
+				MaxHeaderBytes:    32 << 10,
+				ErrorLog:          httpErrorLog(log),
+			}
+		} else {
+			s.mux.Handle("/metrics", metricsHandler(g, log))
+		}
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
@@ -156,7 +176,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 		writeError(w, CodeNotFound, "no such path: see docs/protocol.md")
 	})
 	s.http = &http.Server{
-		Handler:           s.mux,
+		Handler:           nosniff(s.mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -171,12 +191,27 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Handler returns the relay's HTTP handler, for tests and embedding.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.http.Handler }
 
 // Serve accepts connections on l until Shutdown. It returns nil after a
 // Shutdown and the listener's error otherwise.
 func (s *Server) Serve(l net.Listener) error {
 	err := s.http.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// ServeMetrics serves /metrics alone on l until Shutdown, for a Server built
+// WithMetricsListener (and a registry that is a prometheus.Gatherer). It
+// returns nil after a Shutdown and the listener's error otherwise.
+func (s *Server) ServeMetrics(l net.Listener) error {
+	if s.metrics == nil {
+		_ = l.Close()
+		return errors.New("relay: ServeMetrics needs a Server built WithMetricsListener and a registry that is a prometheus.Gatherer")
+	}
+	err := s.metrics.Serve(l)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -209,6 +244,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if herr := <-httpDone; herr != nil && err == nil {
 		err = fmt.Errorf("http shutdown: %w", herr)
+	}
+	if s.metrics != nil {
+		if merr := s.metrics.Shutdown(ctx); merr != nil && err == nil {
+			err = fmt.Errorf("metrics shutdown: %w", merr)
+		}
 	}
 	s.cancel()
 	return err
