@@ -36,6 +36,11 @@ type EmbeddedConfig struct {
 	JetStream bool
 	// Logger receives the server's log, with component=nats.
 	Logger zerolog.Logger
+	// User and Password, when set (both or neither), are the credentials
+	// every client must present; without them the server lets anyone who
+	// can reach Host connect.
+	User     string
+	Password string
 }
 
 // Embedded is a NATS server running inside the relay's process. Create it
@@ -66,6 +71,9 @@ func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if cfg.JetStream && cfg.StoreDir == "" {
 		return nil, errors.New("embedded nats: jetstream requires a store directory")
 	}
+	if (cfg.User == "") != (cfg.Password == "") {
+		return nil, errors.New("embedded nats: a user needs a password and a password a user")
+	}
 	opts := &server.Options{
 		ServerName: embeddedServerName,
 		Host:       cfg.Host,
@@ -74,6 +82,8 @@ func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		HTTPPort:   0,
 		JetStream:  cfg.JetStream,
 		StoreDir:   cfg.StoreDir,
+		Username:   cfg.User,
+		Password:   cfg.Password,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -113,6 +123,8 @@ func (e *Embedded) Start(timeout time.Duration) error {
 }
 
 // ClientURL returns the URL clients connect to, e.g. "nats://127.0.0.1:4222".
+// It never carries the credentials: clients are given them apart
+// (ConnectOptions.User and Password).
 // With a random port it is known only once Start has succeeded; it stays
 // valid after Close, so that a new server can take the same port. An
 // unspecified listen address (0.0.0.0, ::) is reported as 127.0.0.1.
