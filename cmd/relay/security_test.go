@@ -78,8 +78,10 @@ func startRelayEnv(t *testing.T, bin string, env []string, wantDemo bool, args .
 		}
 	}()
 	// The log line after the banner: start-up warnings come before it.
-	for !strings.Contains(p.logs.String(), `"relay started"`) {
-		time.Sleep(10 * time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(p.logs.String(), `"relay started"`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no start log line within 30s:\n%s", p.logs.String())
+		}
 	}
 	return p
 }
