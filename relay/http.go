@@ -199,7 +199,7 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 		"/healthz":   "200 while the process runs",
 		"/readyz":    "200 while NATS can take events",
 	}
-	if s.metrics == nil {
+	if !s.noMetrics {
 		paths["/metrics"] = "Prometheus metrics"
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"service": "callrelay", "version": s.cfg.Version, "paths": paths})
@@ -241,11 +241,12 @@ func nosniff(h http.Handler) http.Handler {
 	})
 }
 
-// metricsMux serves /metrics alone, for a listener of its own; every other
-// path is a JSON 404.
-func metricsMux(metrics http.Handler) http.Handler {
+// MetricsHandler serves g at /metrics alone, for a listener of its own
+// (see WithoutMetrics): every other path is a JSON 404, and every response
+// says nosniff.
+func MetricsHandler(g prometheus.Gatherer, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", metrics)
+	mux.Handle("/metrics", metricsHandler(g, log))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, CodeNotFound, "this listener serves /metrics only")
 	})

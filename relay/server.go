@@ -32,7 +32,8 @@ type Server struct {
 	tokens  *Tokens // nil when tokens are not required
 	mux     *http.ServeMux
 	http    *http.Server
-	metrics *http.Server // nil unless /metrics has a listener of its own
+	// noMetrics: /metrics is served elsewhere (MetricsHandler).
+	noMetrics bool
 
 	upgrader websocket.Upgrader
 
@@ -51,8 +52,8 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	state      correlate.State
-	ownMetrics bool
+	state     correlate.State
+	noMetrics bool
 }
 
 // WithState keeps the correlation state in st (for several replicas: the
@@ -62,11 +63,11 @@ func WithState(st correlate.State) Option {
 	return func(o *options) { o.state = st }
 }
 
-// WithMetricsListener takes /metrics off the relay's main handler: it is
-// then served only by ServeMetrics, on a listener of its own (so that
-// Prometheus can scrape an address the browsers cannot reach).
-func WithMetricsListener() Option {
-	return func(o *options) { o.ownMetrics = true }
+// WithoutMetrics leaves /metrics off the relay's handler, for a relay whose
+// metrics are served on a listener of their own (MetricsHandler), at an
+// address that Prometheus reaches and browsers do not.
+func WithoutMetrics() Option {
+	return func(o *options) { o.noMetrics = true }
 }
 
 // New builds a Server. reg receives the relay's metrics; when reg is also a
@@ -154,19 +155,9 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 	s.mux.HandleFunc("/v1/events", s.serveEvents)
 	s.mux.HandleFunc("/healthz", s.serveHealth)
 	s.mux.HandleFunc("/readyz", s.serveReady)
-	if g, ok := reg.(prometheus.Gatherer); ok {
-		if o.ownMetrics {
-			s.metrics = &http.Server{
-				Handler:           metricsMux(metricsHandler(g, log)),
-				ReadHeaderTimeout: 5 * time.Second,
-				WriteTimeout:      30 * time.Second,
-				IdleTimeout:       120 * time.Second,
-				MaxHeaderBytes:    32 << 10,
-				ErrorLog:          httpErrorLog(log),
-			}
-		} else {
-			s.mux.Handle("/metrics", metricsHandler(g, log))
-		}
+	s.noMetrics = o.noMetrics
+	if g, ok := reg.(prometheus.Gatherer); ok && !o.noMetrics {
+		s.mux.Handle("/metrics", metricsHandler(g, log))
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
@@ -203,21 +194,6 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// ServeMetrics serves /metrics alone on l until Shutdown, for a Server built
-// WithMetricsListener (and a registry that is a prometheus.Gatherer). It
-// returns nil after a Shutdown and the listener's error otherwise.
-func (s *Server) ServeMetrics(l net.Listener) error {
-	if s.metrics == nil {
-		_ = l.Close()
-		return errors.New("relay: ServeMetrics needs a Server built WithMetricsListener and a registry that is a prometheus.Gatherer")
-	}
-	err := s.metrics.Serve(l)
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
-}
-
 // Shutdown stops accepting connections and events, lets every event in hand
 // finish (its ack is written), closes every WebSocket with 1001 going away and
 // waits for them, all within ctx. Events that arrive meanwhile are answered
@@ -244,11 +220,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if herr := <-httpDone; herr != nil && err == nil {
 		err = fmt.Errorf("http shutdown: %w", herr)
-	}
-	if s.metrics != nil {
-		if merr := s.metrics.Shutdown(ctx); merr != nil && err == nil {
-			err = fmt.Errorf("metrics shutdown: %w", merr)
-		}
 	}
 	s.cancel()
 	return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -236,7 +237,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		stateDesc = "shared, key-value buckets " + s.StateBucket + "-{calls,agents,keys}"
 	}
 	if s.MetricsAddr != "" {
-		relayOpts = append(relayOpts, relay.WithMetricsListener())
+		relayOpts = append(relayOpts, relay.WithoutMetrics())
 	}
 	srv, err := relay.New(cfg, sink, log, reg, relayOpts...)
 	if err != nil {
@@ -252,23 +253,18 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		return listenError("--addr", s.Addr, err)
 	}
 	metricsBase := "http://" + displayAddr(ln.Addr())
-	var metricsLn net.Listener
 	if s.MetricsAddr != "" {
-		if metricsLn, err = net.Listen("tcp", s.MetricsAddr); err != nil {
+		mln, err := net.Listen("tcp", s.MetricsAddr)
+		if err != nil {
 			_ = ln.Close()
 			return listenError("--metrics-addr", s.MetricsAddr, err)
 		}
-		metricsBase = "http://" + displayAddr(metricsLn.Addr())
+		metricsBase = "http://" + displayAddr(mln.Addr())
+		ms := serveMetrics(mln, reg, log)
+		defer ms.Close()
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	if metricsLn != nil {
-		go func() {
-			if err := srv.ServeMetrics(metricsLn); err != nil {
-				log.Error().Err(err).Str("addr", metricsLn.Addr().String()).Msg("serve metrics")
-			}
-		}()
-	}
 
 	httpBase := "http://" + displayAddr(ln.Addr())
 	wsBase := "ws://" + displayAddr(ln.Addr())
@@ -311,6 +307,24 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	}
 	log.Info().Msg("relay stopped")
 	return nil
+}
+
+// serveMetrics serves /metrics alone on ln (--metrics-addr) until the
+// returned server is closed.
+func serveMetrics(ln net.Listener, reg prometheus.Gatherer, log zerolog.Logger) *http.Server {
+	ms := &http.Server{
+		Handler:           relay.MetricsHandler(reg, log),
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	go func() {
+		if err := ms.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("serve metrics")
+		}
+	}()
+	return ms
 }
 
 // validate checks the settings main owns and the relay's own Config, and
