@@ -17,35 +17,35 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// relayProc is a relay process started by startRelayEnv.
-type relayProc struct {
+// secRelay is a relay process started by startSecRelay.
+type secRelay struct {
 	banner map[string]string
-	logs   *lockedBuffer
+	logs   *secLogs
 }
 
-// lockedBuffer collects a process's stderr.
-type lockedBuffer struct {
+// secLogs collects a process's stderr.
+type secLogs struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *secLogs) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *secLogs) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
 }
 
-// startRelayEnv runs the binary with env added to the environment and
+// startSecRelay runs the binary with env added to the environment and
 // args after random local addresses, and returns once the banner has named
 // the hook (and the demo, when one is expected). The process is killed when
 // the test ends.
-func startRelayEnv(t *testing.T, bin string, env []string, wantDemo bool, args ...string) *relayProc {
+func startSecRelay(t *testing.T, bin string, env []string, wantDemo bool, args ...string) *secRelay {
 	t.Helper()
 	dir := t.TempDir()
 	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--demo-workbench-addr", "127.0.0.1:0",
@@ -53,7 +53,7 @@ func startRelayEnv(t *testing.T, bin string, env []string, wantDemo bool, args .
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	stdout, _ := cmd.StdoutPipe()
-	p := &relayProc{banner: map[string]string{}, logs: &lockedBuffer{}}
+	p := &secRelay{banner: map[string]string{}, logs: &secLogs{}}
 	cmd.Stderr = p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -86,13 +86,13 @@ func startRelayEnv(t *testing.T, bin string, env []string, wantDemo bool, args .
 	return p
 }
 
-func (p *relayProc) base() string {
+func (p *secRelay) base() string {
 	return strings.TrimSuffix(strings.Fields(p.banner["hook"])[0], "/hook.js")
 }
 
-// request sends one request without following redirects and returns the
+// secRequest sends one request without following redirects and returns the
 // response with the first bytes of its body (the demo's feed streams).
-func request(t *testing.T, method, url, body string, header map[string]string) (*http.Response, string) {
+func secRequest(t *testing.T, method, url, body string, header map[string]string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -116,18 +116,18 @@ func request(t *testing.T, method, url, body string, header map[string]string) (
 	return res, string(b[:n])
 }
 
-const testTokenSecret = "RELAY_TOKEN_SECRET=0123456789abcdef0123456789abcdef-security-test"
+const secTokenSecret = "RELAY_TOKEN_SECRET=0123456789abcdef0123456789abcdef-security-test"
 
 // With tokens on, the demo page hands its hook a valid token. A page whose
 // DNS name was re-bound to 127.0.0.1 sends its own name as Host: every
 // demo path, the token's page first, answers it 403 with nothing of the
 // demo's, and the feed shows it none of what was published.
 func TestDemoRefusesAForeignHost(t *testing.T) {
-	p := startRelayEnv(t, MustBuild(t), []string{testTokenSecret}, true)
+	p := startSecRelay(t, MustBuild(t), []string{secTokenSecret}, true)
 	base := p.base()
 	wb := strings.TrimSuffix(strings.Fields(p.banner["demo"])[len(strings.Fields(p.banner["demo"]))-1], ")")
 
-	res, page := request(t, "GET", base+"/demo", "", nil)
+	res, page := secRequest(t, "GET", base+"/demo", "", nil)
 	if res.StatusCode != 200 || !strings.Contains(page, `data-token="eyJ`) {
 		t.Fatalf("GET /demo on loopback: got %d, want the page with the hook's token", res.StatusCode)
 	}
@@ -135,7 +135,7 @@ func TestDemoRefusesAForeignHost(t *testing.T) {
 	const phone = "15899992496"
 	batch := `{"events":[{"id":"sec-talk-1","seenAt":"2026-11-21T09:30:00Z","data":{"source":"agentCall","type":"iframeParams","params":{"callId":"SEC-1","uphone":"` + phone + `"}}}]}`
 	tok := strings.SplitN(strings.SplitN(page, `data-token="`, 2)[1], `"`, 2)[0]
-	if res, body := request(t, "POST", base+"/v1/events", batch, map[string]string{"Origin": base, "Authorization": "Bearer " + tok}); res.StatusCode != 200 || !strings.Contains(body, `"ack"`) {
+	if res, body := secRequest(t, "POST", base+"/v1/events", batch, map[string]string{"Origin": base, "Authorization": "Bearer " + tok}); res.StatusCode != 200 || !strings.Contains(body, `"ack"`) {
 		t.Fatalf("POST the talk details: got %d %s", res.StatusCode, body)
 	}
 
@@ -153,7 +153,7 @@ func TestDemoRefusesAForeignHost(t *testing.T) {
 			{"GET", wb + "/", ""},
 			{"GET", wb + "/simulator.js", ""},
 		} {
-			res, body := request(t, r.method, r.url, r.body, map[string]string{"Host": host, "Origin": "http://" + host})
+			res, body := secRequest(t, r.method, r.url, r.body, map[string]string{"Host": host, "Origin": "http://" + host})
 			if res.StatusCode != http.StatusForbidden {
 				t.Errorf("%s %s with Host %s: got %d, want 403", r.method, r.url, host, res.StatusCode)
 			}
@@ -168,10 +168,10 @@ func TestDemoRefusesAForeignHost(t *testing.T) {
 		}
 	}
 	// A loopback Host with another site's Origin is refused too.
-	if res, body := request(t, "GET", base+"/demo", "", map[string]string{"Origin": "http://evil.example:8080"}); res.StatusCode != http.StatusForbidden || strings.Contains(body, tok) {
+	if res, body := secRequest(t, "GET", base+"/demo", "", map[string]string{"Origin": "http://evil.example:8080"}); res.StatusCode != http.StatusForbidden || strings.Contains(body, tok) {
 		t.Errorf("GET /demo with a foreign Origin: got %d, want 403 without the token", res.StatusCode)
 	}
-	if res, _ := request(t, "GET", base+"/readyz", "", nil); res.StatusCode != http.StatusOK {
+	if res, _ := secRequest(t, "GET", base+"/readyz", "", nil); res.StatusCode != http.StatusOK {
 		t.Errorf("GET /readyz: got %d, want 200 (a refused POST /demo/outage must not switch the outage on)", res.StatusCode)
 	}
 }
@@ -179,7 +179,7 @@ func TestDemoRefusesAForeignHost(t *testing.T) {
 // Every response of the running relay says nosniff: /hook.js, the demo, the
 // JSON answers and errors, /metrics, a failed WebSocket upgrade.
 func TestEveryResponseOfTheBinarySaysNosniff(t *testing.T) {
-	p := startRelayEnv(t, MustBuild(t), nil, true)
+	p := startSecRelay(t, MustBuild(t), nil, true)
 	base := p.base()
 	upgrade := map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
 	for _, r := range []struct {
@@ -202,7 +202,7 @@ func TestEveryResponseOfTheBinarySaysNosniff(t *testing.T) {
 		{"GET", "/v1/ws", map[string]string{"Origin": base}, 400},
 		{"GET", "/v1/ws", map[string]string{"Origin": "https://evil.example.com", "Connection": upgrade["Connection"], "Upgrade": upgrade["Upgrade"], "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": upgrade["Sec-WebSocket-Key"]}, 403},
 	} {
-		res, _ := request(t, r.method, base+r.path, "", r.header)
+		res, _ := secRequest(t, r.method, base+r.path, "", r.header)
 		if res.StatusCode != r.status {
 			t.Errorf("%s %s: got %d, want %d", r.method, r.path, res.StatusCode, r.status)
 		}
@@ -217,25 +217,25 @@ func TestEveryResponseOfTheBinarySaysNosniff(t *testing.T) {
 // nothing else, and the banner names the metrics address.
 func TestMetricsOnTheirOwnAddress(t *testing.T) {
 	bin := MustBuild(t)
-	p := startRelayEnv(t, bin, nil, false, "--demo", "off", "--metrics-addr", "127.0.0.1:0")
+	p := startSecRelay(t, bin, nil, false, "--demo", "off", "--metrics-addr", "127.0.0.1:0")
 	base := p.base()
 	metrics := strings.Fields(p.banner["metrics"])[0]
 	if strings.HasPrefix(metrics, base+"/") {
 		t.Fatalf("banner: metrics %s on the main address %s", metrics, base)
 	}
-	res, body := request(t, "GET", metrics, "", nil)
+	res, body := secRequest(t, "GET", metrics, "", nil)
 	if res.StatusCode != 200 || !strings.Contains(body, "callrelay_build_info") || res.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("GET %s: got %d with nosniff %q, want 200 with the metrics", metrics, res.StatusCode, res.Header.Get("X-Content-Type-Options"))
 	}
-	if res, body := request(t, "GET", base+"/metrics", "", nil); res.StatusCode != http.StatusNotFound || strings.Contains(body, "callrelay_") {
+	if res, body := secRequest(t, "GET", base+"/metrics", "", nil); res.StatusCode != http.StatusNotFound || strings.Contains(body, "callrelay_") {
 		t.Errorf("GET /metrics on --addr: got %d, want 404", res.StatusCode)
 	}
-	if _, body := request(t, "GET", base+"/", "", nil); strings.Contains(body, "/metrics") {
+	if _, body := secRequest(t, "GET", base+"/", "", nil); strings.Contains(body, "/metrics") {
 		t.Errorf("GET / on --addr lists /metrics: %s", body)
 	}
 	metricsBase := strings.TrimSuffix(metrics, "/metrics")
 	for _, path := range []string{"/", "/healthz", "/v1/events", "/hook.js"} {
-		if res, _ := request(t, "GET", metricsBase+path, "", nil); res.StatusCode != http.StatusNotFound || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+		if res, _ := secRequest(t, "GET", metricsBase+path, "", nil); res.StatusCode != http.StatusNotFound || res.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("GET %s on --metrics-addr: got %d, want 404 with nosniff", path, res.StatusCode)
 		}
 	}
@@ -259,11 +259,11 @@ func TestWarnsWithoutTokensBeyondLoopback(t *testing.T) {
 		warn bool
 	}{
 		{"no tokens, every interface", nil, "0.0.0.0:0", true},
-		{"tokens, every interface", []string{testTokenSecret}, "0.0.0.0:0", false},
+		{"tokens, every interface", []string{secTokenSecret}, "0.0.0.0:0", false},
 		{"no tokens, loopback", nil, "127.0.0.1:0", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startRelayEnv(t, bin, tc.env, false, "--demo", "off", "--addr", tc.addr)
+			p := startSecRelay(t, bin, tc.env, false, "--demo", "off", "--addr", tc.addr)
 			logs := p.logs.String()
 			if got := strings.Contains(logs, warning); got != tc.warn {
 				t.Errorf("warning in the logs: got %v, want %v\n%s", got, tc.warn, logs)
@@ -302,7 +302,7 @@ func TestEmbeddedNATSBeyondLoopbackNeedsCredentials(t *testing.T) {
 
 	const password = "pw-5d1c7e9a2b4f6083-security"
 	creds := []string{"RELAY_NATS_USER=callrelay", "RELAY_NATS_PASSWORD=" + password}
-	p := startRelayEnv(t, bin, creds, false, "--nats-listen", "0.0.0.0:0", "--demo", "off")
+	p := startSecRelay(t, bin, creds, false, "--nats-listen", "0.0.0.0:0", "--demo", "off")
 	natsURL := strings.Fields(p.banner["nats"])[0]
 	if strings.Contains(natsURL, "@") || !strings.Contains(p.banner["subjects"], "RELAY_NATS_PASSWORD set") {
 		t.Errorf("banner: nats %q, subjects %q; want no credentials and a hint naming the variables", p.banner["nats"], p.banner["subjects"])
