@@ -75,8 +75,7 @@ func New(nc *nats.Conn, cfg Config) (*Demo, error) {
 // ServeHTTP routes the demo's paths.
 func (d *Demo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !local(r) {
-		d.cfg.Logger.Warn().Str("path", r.URL.Path).Msg("demo: refused a request that is not from this machine")
-		http.Error(w, "the demo answers only on a loopback address (open it as http://127.0.0.1:<port>/demo)", http.StatusForbidden)
+		refuse(w, r, d.cfg.Logger)
 		return
 	}
 	switch r.URL.Path {
@@ -95,6 +94,25 @@ func (d *Demo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// Redirect answers the relay's / in demo mode: a redirect to /demo for a
+// request that local accepts, the demo's refusal for any other.
+func Redirect(log zerolog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !local(r) {
+			refuse(w, r, log)
+			return
+		}
+		http.Redirect(w, r, "/demo", http.StatusFound)
+	})
+}
+
+// refuse answers a request from beyond this machine with 403 and nothing
+// of the demo's.
+func refuse(w http.ResponseWriter, r *http.Request, log zerolog.Logger) {
+	log.Warn().Str("path", r.URL.Path).Msg("demo: refused a request that is not from this machine")
+	http.Error(w, "the demo answers only on a loopback address (open it as http://127.0.0.1:<port>/demo)", http.StatusForbidden)
 }
 
 // servePage renders the parent page. The hook's addresses are built from the

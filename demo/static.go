@@ -41,10 +41,16 @@ func serveStatic(w http.ResponseWriter, r *http.Request, body []byte, contentTyp
 // simulator at /simulator.js. cmd/relay serves it on its own listener, so
 // that it is a different origin from the parent page, as in production.
 //
-// Its page may be framed only by pages of this machine (the demo's).
+// Its page may be framed only by pages of this machine (the demo's), and it
+// answers only a loopback Host, like the demo. (Its Origin is not checked:
+// the demo page, another origin, loads it by design.)
 func Workbench() http.Handler {
 	page, sim, icon := mustRead("workbench.html"), mustRead("simulator.js"), mustRead("favicon.svg")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			http.Error(w, "the demo's workbench answers only on a loopback address", http.StatusForbidden)
+			return
+		}
 		switch r.URL.Path {
 		case "/", "/index.html":
 			w.Header().Set("Content-Security-Policy", "frame-ancestors http://127.0.0.1:* http://localhost:* http://[::1]:*")

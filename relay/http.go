@@ -196,18 +196,17 @@ func (s *Server) handleBatch(ctx context.Context, raws []json.RawMessage, agentS
 // serveIndex answers GET /: where a person who opened the relay's address
 // finds what it serves. (In demo mode cmd/relay sends / to /demo instead.)
 func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"service": "callrelay",
-		"version": s.cfg.Version,
-		"paths": map[string]string{
-			"/v1/ws":     "the browser hook's WebSocket (docs/protocol.md)",
-			"/v1/events": "POST a batch of events (docs/protocol.md)",
-			"/hook.js":   "the browser hook to include in the page that embeds the workbench",
-			"/healthz":   "200 while the process runs",
-			"/readyz":    "200 while NATS can take events",
-			"/metrics":   "Prometheus metrics",
-		},
-	})
+	paths := map[string]string{
+		"/v1/ws":     "the browser hook's WebSocket (docs/protocol.md)",
+		"/v1/events": "POST a batch of events (docs/protocol.md)",
+		"/hook.js":   "the browser hook to include in the page that embeds the workbench",
+		"/healthz":   "200 while the process runs",
+		"/readyz":    "200 while NATS can take events",
+	}
+	if !s.noMetrics {
+		paths["/metrics"] = "Prometheus metrics"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"service": "callrelay", "version": s.cfg.Version, "paths": paths})
 }
 
 // serveHealth answers /healthz: the process is alive.
@@ -230,6 +229,32 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// nosniffValue is shared by every response: setting the header map's entry
+// to it costs no allocation per request.
+var nosniffValue = []string{"nosniff"}
+
+// nosniff adds X-Content-Type-Options: nosniff to every response of h, so
+// that no browser reads a JSON answer, the metrics or an error as a script
+// or a page, whatever its Content-Type.
+func nosniff(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["X-Content-Type-Options"] = nosniffValue
+		h.ServeHTTP(w, r)
+	})
+}
+
+// MetricsHandler serves g at /metrics alone, for a listener of its own
+// (see WithoutMetrics): every other path is a JSON 404, and every response
+// says nosniff.
+func MetricsHandler(g prometheus.Gatherer, log zerolog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metricsHandler(g, log))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, CodeNotFound, "this listener serves /metrics only")
+	})
+	return nosniff(mux)
 }
 
 // metricsHandler serves g in the Prometheus exposition format.

@@ -32,6 +32,8 @@ type Server struct {
 	tokens  *Tokens // nil when tokens are not required
 	mux     *http.ServeMux
 	http    *http.Server
+	// noMetrics: /metrics is served elsewhere (MetricsHandler).
+	noMetrics bool
 
 	upgrader websocket.Upgrader
 
@@ -51,7 +53,8 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	state correlate.State
+	state     correlate.State
+	noMetrics bool
 }
 
 // WithState keeps the correlation state in st (for several replicas: the
@@ -59,6 +62,13 @@ type options struct {
 // correlate.Memory bounded by the Config. A *correlate.Memory is used as is.
 func WithState(st correlate.State) Option {
 	return func(o *options) { o.state = st }
+}
+
+// WithoutMetrics leaves /metrics off the relay's handler, for a relay whose
+// metrics are served on a listener of their own (MetricsHandler), at an
+// address that Prometheus reaches and browsers do not.
+func WithoutMetrics() Option {
+	return func(o *options) { o.noMetrics = true }
 }
 
 // New builds a Server. reg receives the relay's metrics; when reg is also a
@@ -147,7 +157,8 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 	s.mux.HandleFunc("/v1/events", s.serveEvents)
 	s.mux.HandleFunc("/healthz", s.serveHealth)
 	s.mux.HandleFunc("/readyz", s.serveReady)
-	if g, ok := reg.(prometheus.Gatherer); ok {
+	s.noMetrics = o.noMetrics
+	if g, ok := reg.(prometheus.Gatherer); ok && !o.noMetrics {
 		s.mux.Handle("/metrics", metricsHandler(g, log))
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -158,7 +169,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 		writeError(w, CodeNotFound, "no such path: see docs/protocol.md")
 	})
 	s.http = &http.Server{
-		Handler:           s.mux,
+		Handler:           nosniff(s.mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -176,7 +187,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Handler returns the relay's HTTP handler, for tests and embedding.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.http.Handler }
 
 // Serve accepts connections on l until Shutdown. It returns nil after a
 // Shutdown and the listener's error otherwise.

@@ -34,6 +34,11 @@ type ConnectOptions struct {
 	Timeout time.Duration
 	// Logger receives connection state changes. Payloads are never logged.
 	Logger zerolog.Logger
+	// User and Password, when User is set, are presented to the server.
+	// Credentials written in the URL (nats://user:pass@host) take
+	// precedence, as in the NATS client. Neither is ever logged.
+	User     string
+	Password string
 }
 
 // Connect dials url (one URL or a comma-separated list) with options suited to
@@ -53,7 +58,12 @@ func Connect(url string, opts ConnectOptions) (*nats.Conn, error) {
 	redacted := RedactURL(url)
 	log := opts.Logger.With().Str("component", "nats-client").Logger()
 
+	auth := func(*nats.Options) error { return nil }
+	if opts.User != "" {
+		auth = nats.UserInfo(opts.User, opts.Password)
+	}
 	nc, err := nats.Connect(url,
+		auth,
 		nats.Name(opts.Name),
 		nats.Timeout(timeout),
 		nats.MaxReconnects(-1),

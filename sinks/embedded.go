@@ -44,6 +44,11 @@ type EmbeddedConfig struct {
 	SyncAlways   bool
 	// Logger receives the server's log, with component=nats.
 	Logger zerolog.Logger
+	// User and Password, when set (both or neither), are the credentials
+	// every client must present; without them the server lets anyone who
+	// can reach Host connect.
+	User     string
+	Password string
 }
 
 // Embedded is a NATS server running inside the relay's process. Create it
@@ -78,6 +83,9 @@ func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if cfg.SyncInterval < 0 {
 		return nil, fmt.Errorf("embedded nats: sync interval %s is negative", cfg.SyncInterval)
 	}
+	if (cfg.User == "") != (cfg.Password == "") {
+		return nil, errors.New("embedded nats: a user needs a password and a password a user")
+	}
 	opts := &server.Options{
 		ServerName: embeddedServerName,
 		Host:       cfg.Host,
@@ -89,6 +97,8 @@ func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		// SyncInterval 0 leaves the server's default.
 		SyncInterval: cfg.SyncInterval,
 		SyncAlways:   cfg.SyncAlways,
+		Username:     cfg.User,
+		Password:     cfg.Password,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -137,6 +147,8 @@ func (e *Embedded) Start(timeout time.Duration) error {
 }
 
 // ClientURL returns the URL clients connect to, e.g. "nats://127.0.0.1:4222".
+// It never carries the credentials: clients are given them apart
+// (ConnectOptions.User and Password).
 // With a random port it is known only once Start has succeeded; it stays
 // valid after Close, so that a new server can take the same port. An
 // unspecified listen address (0.0.0.0, ::) is reported as 127.0.0.1.

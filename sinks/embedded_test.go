@@ -72,6 +72,8 @@ func TestNewEmbeddedRejectsBadConfig(t *testing.T) {
 		{"jetstream without store", sinks.EmbeddedConfig{JetStream: true}, "store directory"},
 		{"port too large", sinks.EmbeddedConfig{Port: 70000}, "out of range"},
 		{"port negative", sinks.EmbeddedConfig{Port: -2}, "out of range"},
+		{"user without password", sinks.EmbeddedConfig{User: "relay"}, "needs a password"},
+		{"password without user", sinks.EmbeddedConfig{Password: "secret"}, "a password a user"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -109,7 +109,7 @@ func (s serveCmd) mountHookAndDemo(srv *relay.Server, nc *nats.Conn, subject str
 		}
 		srv.Handle("/demo", h.demo)
 		srv.Handle("/demo/", h.demo)
-		srv.Handle("GET /{$}", http.RedirectHandler("/demo", http.StatusFound))
+		srv.Handle("GET /{$}", demo.Redirect(log.With().Str("component", "demo").Logger()))
 	}
 	hook, err := browserhook.Handler(browserhook.Config{WorkbenchOrigins: origins})
 	if err != nil {

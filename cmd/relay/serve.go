@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,8 +32,9 @@ import (
 // 127.0.0.1:4222, HTTP on 127.0.0.1:8080.
 type serveCmd struct {
 	Addr             string        `default:"127.0.0.1:8080" env:"RELAY_ADDR" help:"HTTP listen address (WebSocket, POST, health, metrics)."`
+	MetricsAddr      string        `name:"metrics-addr" env:"RELAY_METRICS_ADDR" help:"Serve /metrics on this address alone instead of on --addr (e.g. an address only Prometheus reaches)."`
 	NatsURL          string        `name:"nats-url" env:"RELAY_NATS_URL" help:"External NATS server(s), comma-separated. When set, no embedded server is started."`
-	NatsListen       string        `default:"127.0.0.1:4222" env:"RELAY_NATS_LISTEN" help:"Listen address of the embedded NATS server (without --nats-url)."`
+	NatsListen       string        `default:"127.0.0.1:4222" env:"RELAY_NATS_LISTEN" help:"Listen address of the embedded NATS server (without --nats-url). Beyond loopback it needs RELAY_NATS_USER and RELAY_NATS_PASSWORD in the environment."`
 	DataDir          string        `default:"./data" env:"RELAY_DATA_DIR" help:"Directory of the embedded server's JetStream store."`
 	NatsSync         string        `name:"nats-sync" default:"1s" env:"RELAY_NATS_SYNC" help:"How the embedded server's JetStream store reaches the disk: always (sync every write before its ack) or an interval (e.g. 1s, 2m) at which writes are synced together. A power loss can lose what was acknowledged since the last sync (docs/operations.md)."`
 	Sink             string        `default:"jetstream" enum:"jetstream,nats" env:"RELAY_SINK" help:"Where events go: jetstream (acked after the stream's PubAck) or nats (core NATS)."`
@@ -89,6 +91,9 @@ type serveCmd struct {
 	WorkbenchOrigins  []string `name:"workbench-origins" env:"RELAY_WORKBENCH_ORIGINS" sep:"," help:"Origins of the Sobot workbench iframe whose postMessages the hook forwards: exact (https://v6.example.com) or subdomain patterns (https://*.sobot.com), comma-separated. Written into GET /hook.js. With none, the hook forwards nothing (except the demo's simulator in demo mode); a lone * is refused."`
 	Demo              string   `default:"auto" enum:"auto,on,off" env:"RELAY_DEMO" help:"The demo page at /demo with a simulated workbench: auto (on with the embedded NATS server and a loopback --addr, else off), on, off. Its live panel shows everything published."`
 	DemoWorkbenchAddr string   `default:"127.0.0.1:8081" env:"RELAY_DEMO_WORKBENCH_ADDR" help:"Listen address of the demo's simulated workbench, a second origin (port 0: a free port). Only in demo mode; its origin is then added to the hook's workbench origins."`
+
+	// NATS credentials come from the environment only (natsauth.go).
+	natsAuth natsCredentials `kong:"-"`
 }
 
 // Run starts everything, prints the banner, and blocks until SIGINT or
@@ -96,6 +101,7 @@ type serveCmd struct {
 func (s serveCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	s.natsAuth = natsCredentialsFromEnv()
 	return s.serve(ctx, os.Stdout, os.Stderr)
 }
 
@@ -149,6 +155,11 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	if err := checkFree("--addr", s.Addr); err != nil {
 		return err
 	}
+	if s.MetricsAddr != "" {
+		if err := checkFree("--metrics-addr", s.MetricsAddr); err != nil {
+			return err
+		}
+	}
 	if s.NatsURL == "" {
 		if err := checkFree("--nats-listen", s.NatsListen); err != nil {
 			return err
@@ -160,6 +171,11 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		if s.SobotKey == "" {
 			log.Warn().Msg("--sobot-sign without RELAY_SOBOT_KEY checks md5(sysNum + email), which anyone who knows the sysNum can compute: turn the security key on in Sobot and set RELAY_SOBOT_KEY")
 		}
+	}
+	if len(s.TokenSecret) == 0 && !loopbackAddr(s.Addr) {
+		log.Warn().Str("addr", s.Addr).Msg("--token-secret is not set and --addr listens beyond loopback: the relay cannot tell agents apart, " +
+			"so any client that reaches it with an allowed Origin (a header any non-browser client can write) may send events for any call id; " +
+			"set RELAY_TOKEN_SECRET and have your back end mint a token per agent (docs/security.md)")
 	}
 	if len(s.WorkbenchOrigins) == 0 && len(s.AllowedOrigins) == 0 {
 		log.Warn().Msg("neither --workbench-origins nor --allowed-origins is set: the hook forwards no workbench's messages " +
@@ -188,6 +204,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		embedded, err = sinks.NewEmbedded(sinks.EmbeddedConfig{
 			Host: host, Port: port, StoreDir: storeDir, JetStream: true, Logger: natsLog,
 			SyncInterval: syncEvery, SyncAlways: syncAlways,
+			User: s.natsAuth.User, Password: s.natsAuth.Password,
 		})
 		if err != nil {
 			return err
@@ -213,8 +230,23 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	if err != nil {
 		return listenError("--addr", s.Addr, err)
 	}
+	metricsBase := "http://" + displayAddr(ln.Addr())
+	if s.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", s.MetricsAddr)
+		if err != nil {
+			_ = ln.Close()
+			return listenError("--metrics-addr", s.MetricsAddr, err)
+		}
+		metricsBase = "http://" + displayAddr(mln.Addr())
+		ms := serveMetrics(mln, reg, log)
+		defer ms.Close()
+	}
 	shared := newHandoffListener(ln)
-	st := startStartup(shared.view(false), reg, log)
+	startupMetrics := prometheus.Gatherer(reg)
+	if s.MetricsAddr != "" {
+		startupMetrics = nil // served on --metrics-addr only
+	}
+	st := startStartup(shared.view(false), startupMetrics, log)
 	handedOff := false
 	defer func() {
 		if !handedOff {
@@ -235,7 +267,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	err = st.wait(ctx, "nats at "+sinks.RedactURL(natsURL), func(err error) error {
 		return fmt.Errorf("%s %s: %w", natsFlag, sinks.RedactURL(natsURL), err)
 	}, func(context.Context) error {
-		c, err := sinks.Connect(natsURL, sinks.ConnectOptions{Name: "callrelay", Logger: log})
+		c, err := sinks.Connect(natsURL, sinks.ConnectOptions{Name: "callrelay", Logger: log, User: s.natsAuth.User, Password: s.natsAuth.Password})
 		nc = c
 		return err
 	})
@@ -243,7 +275,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		return stopped()
 	}
 	if err != nil {
-		return err
+		return natsAuthHint(err)
 	}
 	defer nc.Close()
 
@@ -315,6 +347,9 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		relayOpts = append(relayOpts, relay.WithState(kv))
 		stateDesc = "shared, key-value buckets " + s.StateBucket + "-{calls,agents,keys}"
 	}
+	if s.MetricsAddr != "" {
+		relayOpts = append(relayOpts, relay.WithoutMetrics())
+	}
 	srv, err := relay.New(cfg, sink, log, reg, relayOpts...)
 	if err != nil {
 		return err
@@ -348,8 +383,8 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	fmt.Fprintf(out, "  websocket  %s/v1/ws\n", wsBase)
 	fmt.Fprintf(out, "  post       %s/v1/events\n", httpBase)
 	fmt.Fprintf(out, "  nats       %s (%s; %s)\n", sinks.RedactURL(natsURL), natsNote, sinkDesc)
-	fmt.Fprintf(out, "  subjects   %s   follow them: %s\n", subjects.All(), tailHint(natsURL))
-	fmt.Fprintf(out, "  metrics    %s/metrics\n", httpBase)
+	fmt.Fprintf(out, "  subjects   %s   follow them: %s\n", subjects.All(), tailHint(natsURL, s.natsAuth.set()))
+	fmt.Fprintf(out, "  metrics    %s/metrics\n", metricsBase)
 	fmt.Fprintf(out, "  state      %s\n", stateDesc)
 	fmt.Fprintf(out, "  hook       %s/hook.js\n", httpBase)
 	if demoOn {
@@ -381,6 +416,24 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	return nil
 }
 
+// serveMetrics serves /metrics alone on ln (--metrics-addr) until the
+// returned server is closed.
+func serveMetrics(ln net.Listener, reg prometheus.Gatherer, log zerolog.Logger) *http.Server {
+	ms := &http.Server{
+		Handler:           relay.MetricsHandler(reg, log),
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	go func() {
+		if err := ms.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("serve metrics")
+		}
+	}()
+	return ms
+}
+
 // validate checks the settings main owns and the relay's own Config, and
 // reports every problem at once.
 func (s serveCmd) validate(cfg relay.Config) error {
@@ -388,9 +441,20 @@ func (s serveCmd) validate(cfg relay.Config) error {
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if s.MetricsAddr != "" {
+		if _, port, err := splitHostPort(s.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-addr %q: %w", s.MetricsAddr, err))
+		} else if s.MetricsAddr == s.Addr && port != 0 {
+			errs = append(errs, fmt.Errorf("--metrics-addr %q: must differ from --addr (leave it empty to serve /metrics on --addr)", s.MetricsAddr))
+		}
+	}
+	errs = append(errs, s.natsAuth.validate()...)
 	if s.NatsURL == "" {
 		if _, _, err := splitHostPort(s.NatsListen); err != nil {
 			errs = append(errs, fmt.Errorf("--nats-listen %q: %w", s.NatsListen, err))
+		} else if !s.natsAuth.set() && !embeddedLoopback(s.NatsListen) {
+			errs = append(errs, fmt.Errorf("--nats-listen %q: the embedded NATS server would let anyone who reaches this address read and write every subject; "+
+				"set %s and %s in the environment (the relay and relay tail connect with them), or listen on a loopback address", s.NatsListen, envNATSUser, envNATSPassword))
 		}
 		if s.DataDir == "" {
 			errs = append(errs, errors.New(`--data-dir "": must not be empty with the embedded NATS server`))
@@ -438,11 +502,15 @@ func (s serveCmd) validate(cfg relay.Config) error {
 }
 
 // tailHint is the command that follows the relay's subjects, with the NATS
-// URL when it is not tail's default.
-func tailHint(natsURL string) string {
+// URL when it is not tail's default, and a reminder of the credentials'
+// variables (never their values) when NATS needs them.
+func tailHint(natsURL string, auth bool) string {
 	hint := "go run ./cmd/relay tail"
 	if natsURL != defaultTailURL {
 		hint += " --nats-url " + sinks.RedactURL(natsURL)
+	}
+	if auth {
+		hint += " (with " + envNATSUser + " and " + envNATSPassword + " set)"
 	}
 	return hint
 }

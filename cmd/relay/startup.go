@@ -49,13 +49,19 @@ func startStartup(l net.Listener, reg prometheus.Gatherer, log zerolog.Logger) *
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStartupJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if reg != nil { // nil: the metrics have a listener of their own (--metrics-addr)
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeStartupJSON(w, http.StatusServiceUnavailable, map[string]any{
 			"error": map[string]string{"code": "not_ready", "message": "the relay is starting: " + *st.reason.Load()},
 		})
 	})
-	st.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second}
+	nosniff := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		mux.ServeHTTP(w, r)
+	})
+	st.srv = &http.Server{Handler: nosniff, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second}
 	go func() {
 		defer close(st.done)
 		_ = st.srv.Serve(l)

@@ -36,6 +36,9 @@ type tailCmd struct {
 	Format        string `default:"json" enum:"json,text" env:"RELAY_TAIL_FORMAT" help:"json: one JSON object per message, the message with its subject added first ({\"subject\":...,\"id\":...}); text: one readable line per message."`
 	Since         string `env:"RELAY_TAIL_SINCE" help:"First replay the stream's messages from this long ago (10m, 2h) or this RFC 3339 time, then follow."`
 	All           bool   `env:"RELAY_TAIL_ALL" help:"First replay every message the stream holds, then follow."`
+
+	// NATS credentials come from the environment only (natsauth.go).
+	natsAuth natsCredentials `kong:"-"`
 }
 
 // tailMsg is one message to print.
@@ -51,6 +54,7 @@ type tailMsg struct {
 func (t tailCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	t.natsAuth = natsCredentialsFromEnv()
 	return t.run(ctx, os.Stdout, os.Stderr)
 }
 
@@ -69,9 +73,12 @@ func (t tailCmd) run(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 
 	log := zerolog.New(stderr).With().Timestamp().Logger().Level(zerolog.WarnLevel)
-	nc, err := sinks.Connect(t.NatsURL, sinks.ConnectOptions{Name: "callrelay-tail", Logger: log})
+	if errs := t.natsAuth.validate(); len(errs) > 0 {
+		return errs[0]
+	}
+	nc, err := sinks.Connect(t.NatsURL, sinks.ConnectOptions{Name: "callrelay-tail", Logger: log, User: t.natsAuth.User, Password: t.natsAuth.Password})
 	if err != nil {
-		return err
+		return natsAuthHint(err)
 	}
 	defer nc.Close()
 	url := sinks.RedactURL(t.NatsURL)
