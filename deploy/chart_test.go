@@ -232,12 +232,13 @@ func TestChartEverythingOn(t *testing.T) {
 	}
 }
 
-// One pod alone may keep its state in memory; the chart then says memory.
+// One pod alone keeps its state in memory, restored from the stream at
+// start; the chart then says restore.
 func TestChartSingleReplica(t *testing.T) {
 	r := MustRender(t, MustParseValues(t, "replicaCount: 1\npodDisruptionBudget: {enabled: false}"))
 	cm := object[*corev1.ConfigMap](t, r, "ConfigMap/relay-callrelay")
-	if got := cm.Data["RELAY_STATE"]; got != "memory" {
-		t.Errorf("RELAY_STATE: got %q, want memory", got)
+	if got := cm.Data["RELAY_STATE"]; got != "restore" {
+		t.Errorf("RELAY_STATE: got %q, want restore", got)
 	}
 }
 
@@ -248,6 +249,7 @@ func TestChartRefusesBadCombinations(t *testing.T) {
 		name, values, want string
 	}{
 		{"memory state with two pods", "replicaCount: 2\nrelay: {state: memory}", `relay.state is "memory" but replicaCount is 2`},
+		{"restore state with two pods", "replicaCount: 2\nrelay: {state: restore}", `relay.state is "restore" but replicaCount is 2`},
 		{"memory state with autoscaling", "replicaCount: 1\nautoscaling: {enabled: true}\nrelay: {state: memory}", "autoscaling.enabled: true"},
 		{"shared state on core NATS", "relay: {sink: nats}", `it needs relay.sink "jetstream"`},
 		{"no NATS", "nats: {url: \"\"}", "nats.url is required"},

@@ -58,10 +58,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $multi := include "callrelay.multiReplica" . }}
 {{- $state := .Values.relay.state }}
 {{- if not $state }}
-{{- $state = ternary "shared" "memory" (eq $multi "true") }}
+{{- $state = ternary "shared" "restore" (eq $multi "true") }}
 {{- end }}
-{{- if and (eq $state "memory") (eq $multi "true") }}
-{{- fail (printf "relay.state is \"memory\" but replicaCount is %d (autoscaling.enabled: %t): several relay pods must share their call state in NATS; set relay.state to \"shared\" (or leave it empty), or run one replica without autoscaling" (int .Values.replicaCount) .Values.autoscaling.enabled) }}
+{{- if and (or (eq $state "memory") (eq $state "restore")) (eq $multi "true") }}
+{{- fail (printf "relay.state is %q but replicaCount is %d (autoscaling.enabled: %t): several relay pods must share their call state in NATS; set relay.state to \"shared\" (or leave it empty), or run one replica without autoscaling" $state (int .Values.replicaCount) .Values.autoscaling.enabled) }}
 {{- end }}
 {{- if and (eq $state "shared") (ne .Values.relay.sink "jetstream") }}
 {{- fail "relay.state \"shared\" keeps the call state in JetStream key-value buckets: it needs relay.sink \"jetstream\"" }}
