@@ -68,7 +68,7 @@ const (
 type slot struct {
 	owner  notifier
 	readAt time.Time
-	gen    uint64 // the connection's generation when the slot was made
+	gen    uint64 // the client's order generation when the slot was made (see conn.gen)
 
 	// Set by start.
 	res      Result // the answer, when ready without publishing
@@ -103,12 +103,12 @@ func (s *slot) Published(tag int, duplicate bool, err error) {
 	if tag == tagEvent {
 		s.duplicate = duplicate
 	}
-	owner, guard := s.owner, s.guard // read before the last decrement: the slot may be freed right after it
+	owner, guard, gen := s.owner, s.guard, s.gen // read before the last decrement: the slot may be freed right after it
 	failed := s.err != nil
 	s.mu.Unlock()
 	if s.outstanding.Add(-1) == 0 {
 		if guard != nil {
-			guard.done(failed)
+			guard.done(gen, failed)
 		}
 		owner.notify()
 	}
