@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +143,53 @@ func TestShutdownGraceBoundsABusyClient(t *testing.T) {
 			t.Fatalf("got the answer to %s, want %s (each once, in order)", a.ID, want)
 		}
 		next++
+	}
+}
+
+// During a drain every event is refused with retry. The first one refused
+// stays the connection's barrier: sent again, it gets its own answer
+// (draining), and the events behind it are held_for_order. (A later
+// refusal that moved the barrier made the client's resend of the first
+// one held_for_order in turn, and let a later event through ahead of it.)
+func TestDrainKeepsTheFirstRefusedEventTheBarrier(t *testing.T) {
+	tr := MustRelay(t, func(c *relay.Config) { c.DrainGrace = 5 * time.Second })
+	c := tr.MustDial(t)
+	if a := c.Call(t, "warm-up", callBar("EventAgentLogin", nil)); a.Type != "ack" {
+		t.Fatalf("warm-up: got %+v, want an ack", a)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		done <- tr.srv.Shutdown(ctx)
+	}()
+	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("waiting for the draining frame: %v", err)
+		}
+		if strings.Contains(string(data), `"type":"draining"`) {
+			break
+		}
+	}
+	ids := []string{"b-1", "b-2", "b-3", "b-4", "b-5"}
+	for round := 0; round < 3; round++ {
+		for _, id := range ids { // the window, oldest first, without waiting
+			c.SendEvent(t, id, callBar("EventAgentReady", nil))
+		}
+		for i, id := range ids {
+			a := c.Read(t)
+			want := relay.CodeHeldForOrder
+			if i == 0 {
+				want = relay.CodeDraining
+			}
+			if a.ID != id || a.Type != "nack" || !a.Retry || a.Code != want {
+				t.Fatalf("round %d, answer %d: got %+v, want nack %s retry:true for %s", round, i, a, want, id)
+			}
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
 	}
 }

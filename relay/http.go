@@ -165,9 +165,6 @@ func (s *Server) handleBatch(ctx context.Context, raws []json.RawMessage, agentS
 			if !res.Acked() && res.Retry && res.ID != "" {
 				held = true
 			}
-			if !res.Acked() && res.Retry {
-				guard.answered()
-			}
 			results[i] = res
 			i++
 			p.freeSlot(sl)
@@ -182,8 +179,16 @@ func (s *Server) handleBatch(ctx context.Context, raws []json.RawMessage, agentS
 			log.Warn().Str("code", CodeInvalidFrame).Msg("batch element is not an event object")
 			_, echo, _ := parseID(f.id)
 			answer(sl, nack(echo, CodeInvalidFrame, `each element of events must be an object {"id", "seenAt", "data"}`))
+		} else if id, _, ok := parseID(f.id); ok && guard.failedAfter(0) {
+			// An earlier event of the batch will be answered with retry:
+			// this one is held, not published ahead of it.
+			holdForOrder(p, sl, id)
 		} else {
+			sl.gen = 1 // a batch has one order generation: nothing after a retry answer is published
 			p.start(ctx, incoming{f: &f, validUTF8: utf8.Valid(raw), via: "http", guard: guard, agentSubject: agentSubject, tenant: tenant, receivedAt: receivedAt}, sl, log)
+			if sl.ready && sl.res.Retry && sl.res.ID != "" {
+				guard.fail(1)
+			}
 		}
 		started <- sl
 		b.notify()

@@ -63,19 +63,18 @@ func (b *bucket) take(now time.Time, rate float64, burst int) bool {
 // rateLimitLogEvery is how often a connection over its rate is logged.
 const rateLimitLogEvery = 10 * time.Second
 
-// rateLimited answers an event over the connection's rate with a retryable
-// nack (the order rule then holds the later ones until the client sends it
+// rateLimited answers s, an event over the connection's rate, with a
+// retryable nack (the order rule then holds the later ones until the client sends it
 // again). It logs at most every rateLimitLogEvery, so that a flood does not
 // flood the log too; the metric counts every one.
-func (c *conn) rateLimited(f *frame, readAt time.Time) bool {
+func (c *conn) rateLimited(s *slot, f *frame, readAt time.Time) {
 	_, echo, _ := parseID(f.id)
 	c.s.p.m.retryableCode(CodeRateLimited).Inc()
 	if readAt.Sub(c.limitLogged) >= rateLimitLogEvery {
 		c.limitLogged = readAt
 		c.log.Warn().Str("code", CodeRateLimited).Float64("rate", c.s.cfg.RateLimit).Int("burst", c.s.cfg.RateBurst).Msg("events over the connection's rate limit: answering rate_limited")
 	}
-	c.guard.failed.Store(true) // what follows waits until this answer is written (orderGuard)
-	return c.answerNow(readAt, nack(echo, CodeRateLimited, "too many events on this connection; send it again a little later"))
+	answer(s, nack(echo, CodeRateLimited, "too many events on this connection; send it again a little later"))
 }
 
 // admitConn counts a new WebSocket against the connection cap; false

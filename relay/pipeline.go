@@ -71,7 +71,7 @@ const (
 type slot struct {
 	owner  notifier
 	readAt time.Time
-	gen    uint64 // the connection's generation when the slot was made
+	gen    uint64 // the client's order generation when the slot was made (see conn.gen)
 
 	// Set by start.
 	res      Result // the answer, when ready without publishing
@@ -106,12 +106,12 @@ func (s *slot) Published(tag int, duplicate bool, err error) {
 	if tag == tagEvent {
 		s.duplicate = duplicate
 	}
-	owner, guard := s.owner, s.guard // read before the last decrement: the slot may be freed right after it
+	owner, guard, gen := s.owner, s.guard, s.gen // read before the last decrement: the slot may be freed right after it
 	failed := s.err != nil
 	s.mu.Unlock()
 	if s.outstanding.Add(-1) == 0 {
 		if guard != nil {
-			guard.done(failed)
+			guard.done(gen, failed)
 		}
 		owner.notify()
 	}
@@ -194,7 +194,7 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 			// The policy keeps what validation needs: this is a bug.
 			p.m.retryableCode(CodeInternal).Inc()
 			log.Error().Str("event", id).Str("error", events.ErrorCode(err)).Msg("event could not be redacted")
-			p.retryNow(in, s, nack(id, CodeInternal, "internal error"))
+			answer(s, nack(id, CodeInternal, "internal error"))
 			return
 		}
 		agentSubject = p.redact.Subject(agentSubject)
@@ -203,7 +203,7 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 	p.m.receivedType(msg.Type).Inc()
 	if p.draining.Load() {
 		p.m.retryableCode(CodeDraining).Inc()
-		p.retryNow(in, s, nack(id, CodeDraining, "the relay is shutting down; send the event again"))
+		answer(s, nack(id, CodeDraining, "the relay is shutting down; send the event again"))
 		return
 	}
 
@@ -219,7 +219,7 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 	if err != nil {
 		// Another copy of this id was still being published when time ran out.
 		p.m.retryableCode(CodeSinkUnavailable).Inc()
-		p.retryNow(in, s, nack(id, CodeSinkUnavailable, "the event could not be published; send it again later"))
+		answer(s, nack(id, CodeSinkUnavailable, "the event could not be published; send it again later"))
 		return
 	}
 	if dup {
@@ -235,7 +235,7 @@ func (p *pipeline) start(ctx context.Context, in incoming, s *slot, log zerolog.
 		claim.Release()
 		p.m.retryableCode(CodeSinkUnavailable).Inc()
 		log.Warn().Err(err).Str("event", id).Msg("correlation state unavailable; client will retry")
-		p.retryNow(in, s, nack(id, CodeSinkUnavailable, "the event could not be published; send it again later"))
+		answer(s, nack(id, CodeSinkUnavailable, "the event could not be published; send it again later"))
 		return
 	}
 	if txn.Dup != "" {

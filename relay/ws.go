@@ -68,11 +68,21 @@ type conn struct {
 	idle       chan struct{} // closed when the queue is found empty, if set
 	// The order rule (DESIGN §4): once an event is answered with retry,
 	// every later event of the connection is held (answered with retry,
-	// not stored) until the client sends that event again.
+	// not stored) until the client sends that event again. Events are
+	// counted in order generations: the first answer with retry of an
+	// event of the current generation (gen) halts the connection, with
+	// that event as the barrier, and ends the generation (failGen = gen,
+	// gen+1). Every event of a generation up to failGen still in the
+	// queue is answered held_for_order, whatever its publish did; every
+	// event read while halted, except the barrier, is answered
+	// held_for_order without being started. Answers given because of a
+	// halt never set one, so the barrier stays the earliest event answered
+	// with retry. The guard holds events while an earlier one may still be
+	// answered with retry and no halt covers it yet.
 	halted  bool
-	guard   orderGuard // holds events while an earlier one may still fail
+	guard   orderGuard
 	barrier string
-	gen     uint64 // bumped when a failure is found: slots of older generations are held
+	gen     uint64
 	failGen uint64
 	broken  bool // a write failed: answers are no longer written
 
@@ -293,29 +303,49 @@ func (c *conn) handleFrame(data []byte, readAt time.Time) bool {
 
 // startEvent starts one event in the pipeline and queues its slot, after
 // waiting for room in the window.
+//
+// The halt, the event's generation and the guard's failures are read
+// together, under c.mu, after the wait for room: the acker may set a halt
+// meanwhile, and an event read before it must belong to the generation
+// the halt ends, and one read after it must see it.
 func (c *conn) startEvent(f *frame, validUTF8 bool, readAt time.Time) bool {
 	p := c.s.p
-	if id, _, ok := parseID(f.id); ok {
-		c.mu.Lock()
-		if c.halted && id != c.barrier {
-			c.mu.Unlock()
-			p.m.retryableCode(CodeHeldForOrder).Inc()
-			return c.answerNow(readAt, nack(id, CodeHeldForOrder, "an earlier event of this connection was not published; send it first"))
-		}
-		c.halted = false
-		c.mu.Unlock()
-	}
-	if !c.rate.take(readAt, c.s.cfg.RateLimit, c.s.cfg.RateBurst) {
-		return c.rateLimited(f, readAt)
-	}
 	if !c.waitRoom() {
 		return false
 	}
 	s := p.newSlot(c, readAt)
+	id, _, ok := parseID(f.id)
 	c.mu.Lock()
+	switch {
+	case ok && c.halted && id != c.barrier:
+		// Behind the halt: answered as part of it.
+		s.gen = c.failGen
+		c.mu.Unlock()
+		return c.push(holdForOrder(p, s, id))
+	case ok && c.halted:
+		c.halted = false // the barrier, sent again: handled as usual
+	}
 	s.gen = c.gen
+	// A failure of this generation has no halt yet: its answer will set one.
+	hold := ok && c.guard.failedAfter(c.failGen)
 	c.mu.Unlock()
+	if hold {
+		return c.push(holdForOrder(p, s, id))
+	}
+	if !c.rate.take(readAt, c.s.cfg.RateLimit, c.s.cfg.RateBurst) {
+		c.rateLimited(s, f, readAt)
+		if ok {
+			c.guard.fail(s.gen) // like any retry answer given before a publish
+		}
+		return c.push(s)
+	}
 	p.start(c.s.ctx, incoming{f: f, validUTF8: validUTF8, via: "ws", guard: &c.guard, agentSubject: c.agentSubject, tenant: c.tenant, receivedAt: readAt}, s, c.log)
+	if s.ready && s.res.Retry && s.res.ID != "" {
+		// Refused with retry before any publish (draining, the state
+		// unavailable, the sink's connection changed): the events read
+		// after it are held until its answer sets the halt.
+		c.guard.fail(s.gen)
+	}
 	return c.push(s)
 }
 
@@ -506,24 +536,20 @@ func (c *conn) process(wait time.Duration) (published bool) {
 		if len(c.q) == 0 {
 			c.q = c.qbuf[:0] // start again at the front of the same array
 		}
-		held := s.gen == c.failGen
+		held := s.gen <= c.failGen // behind a halt already set
 		c.mu.Unlock()
 		c.signalRoom()
 		published = published || !s.ready
 
 		res := p.finish(s, held, "ws", c.log)
-		if !res.Acked() && res.Retry && res.ID != "" && res.Code != CodeHeldForOrder {
+		if !held && !res.Acked() && res.Retry && res.ID != "" {
+			// The first answer with retry of this generation: it halts
+			// the connection and ends the generation.
 			c.mu.Lock()
 			c.halted, c.barrier = true, res.ID
 			c.failGen = s.gen
-			c.gen++
+			c.gen = s.gen + 1
 			c.mu.Unlock()
-		}
-		if !res.Acked() && res.Retry {
-			// From here on the halt holds what follows, and a failed
-			// publish is always answered with retry: once every failed
-			// one is answered, the guard holds nothing more.
-			c.guard.answered()
 		}
 		if outp == nil {
 			outp = p.buf()

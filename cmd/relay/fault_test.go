@@ -273,8 +273,9 @@ type hookEvent struct {
 // hookClient behaves like the browser hook: an outbox of events with
 // unique ids, sent oldest first with a window in flight, each kept until
 // acknowledged; after a retryable nack it sends nothing newer until the
-// older ones were sent again; after losing the connection it reconnects
-// and sends its outbox again, oldest first.
+// older ones were sent again; after a draining frame it sends nothing
+// more on that connection; after losing the connection it reconnects and
+// sends its outbox again, oldest first.
 type hookClient struct {
 	n      int
 	relay  *faultRelay
@@ -385,7 +386,8 @@ func (c *hookClient) run(stop chan struct{}) {
 	}
 }
 
-// answerFrame is an ack or a nack (other frames are ignored).
+// answerFrame is an ack, a nack or the draining frame (other frames are
+// ignored).
 type answerFrame struct {
 	Type   string `json:"type"`
 	ID     string `json:"id"`
@@ -415,7 +417,7 @@ func (c *hookClient) connection(stop chan struct{}) {
 				return
 			}
 			var a answerFrame
-			if json.Unmarshal(data, &a) == nil && (a.Type == "ack" || a.Type == "nack") {
+			if json.Unmarshal(data, &a) == nil && (a.Type == "ack" || a.Type == "nack" || a.Type == "draining") {
 				answers <- a
 			}
 		}
@@ -423,11 +425,12 @@ func (c *hookClient) connection(stop chan struct{}) {
 	var inflight []int // indexes sent on this connection, unanswered, in order
 	pos := 0           // outbox entries sent on this connection
 	held := false      // a retryable nack: send nothing until the window is answered
+	draining := false  // the relay is shutting down: send nothing more on this connection
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		c.mu.Lock()
-		for !held && len(inflight) < faultWindow && pos < len(c.outbox) {
+		for !held && !draining && len(inflight) < faultWindow && pos < len(c.outbox) {
 			idx := c.outbox[pos]
 			_ = ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			if err := ws.WriteMessage(websocket.TextMessage, c.events[idx].frame); err != nil {
@@ -449,6 +452,12 @@ func (c *hookClient) connection(stop chan struct{}) {
 				c.unanswered[c.relay.endedBy(relayGen)] += len(inflight)
 				c.mu.Unlock()
 				return
+			}
+			if a.Type == "draining" {
+				// As the hook does: what is not acknowledged goes out
+				// again on the next connection.
+				draining = true
+				continue
 			}
 			c.mu.Lock()
 			if len(inflight) == 0 || c.events[inflight[0]].id != a.ID {
