@@ -8,6 +8,10 @@ const (
 	DefaultCallIdleTTL  = 6 * time.Hour
 	DefaultMaxCalls     = 100_000
 	DefaultMaxAgents    = 50_000
+	// DefaultMaxCallBytes bounds the call records' bytes: 64 MiB, a quarter
+	// of the chart's memory limit, room for 100,000 calls of 670 bytes or
+	// 8,000 with the largest talk details allowed.
+	DefaultMaxCallBytes = 64 << 20
 	DefaultDedupWindow  = 10 * time.Minute
 	DefaultDedupMax     = 200_000
 )

@@ -19,6 +19,10 @@ type MemoryConfig struct {
 	// changed entry is evicted.
 	MaxCalls  int
 	MaxAgents int
+	// MaxCallBytes caps the bytes the call records hold (their talk details
+	// above all, estimated by CallRecord.Size); beyond it the least recently
+	// changed calls are evicted, as beyond MaxCalls.
+	MaxCallBytes int
 	// KeyWindow is how long a content key is remembered; MaxKeys caps them.
 	KeyWindow time.Duration
 	MaxKeys   int
@@ -77,9 +81,13 @@ func NewMemory(cfg MemoryConfig) *Memory {
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = DefaultDedupMax
 	}
+	if cfg.MaxCallBytes <= 0 {
+		cfg.MaxCallBytes = DefaultMaxCallBytes
+	}
 	s := &Memory{cfg: cfg, now: time.Now, keys: NewDedup(cfg.KeyWindow, cfg.MaxKeys)}
 	s.keys.now = func() time.Time { return s.now() }
 	s.calls.init(cfg.IdleTTL, cfg.EndedTTL, cfg.MaxCalls)
+	s.calls.size, s.calls.maxBytes = (*events.CallRecord).Size, cfg.MaxCallBytes
 	s.agents.init(cfg.IdleTTL, cfg.EndedTTL, cfg.MaxAgents)
 	s.hooks = stateHooks{
 		callChanged:  func(events.CallState, events.CallState) {},
@@ -244,6 +252,11 @@ type ttlIndex[V any] struct {
 	lists [2]ttlList[V]
 	ttl   [2]time.Duration
 	max   int
+	// size estimates an entry's bytes (nil: not counted); bytes is their
+	// sum, capped by maxBytes.
+	size     func(V) int
+	bytes    int
+	maxBytes int
 }
 
 type ttlEntry[V any] struct {
@@ -309,8 +322,10 @@ func (x *ttlIndex[V]) put(key string, v V, rev uint64, at int64, done bool, e *t
 		x.m[key] = e
 	} else {
 		x.lists[idx(e.done)].remove(e)
+		x.count(e.v, -1)
 	}
 	e.v, e.rev, e.at, e.done = v, rev, at, done
+	x.count(v, 1)
 	x.lists[idx(done)].pushBack(e)
 }
 
@@ -321,10 +336,22 @@ func idx(done bool) int {
 	return 0
 }
 
-func (x *ttlIndex[V]) full() bool { return len(x.m) > x.max }
+// full reports whether the index holds more entries, or more bytes, than
+// its caps; the last entry put is never evicted for its bytes alone.
+func (x *ttlIndex[V]) full() bool {
+	return len(x.m) > x.max || (x.size != nil && x.bytes > x.maxBytes && len(x.m) > 1)
+}
+
+// count adds (sign 1) or takes away (sign -1) the bytes of v.
+func (x *ttlIndex[V]) count(v V, sign int) {
+	if x.size != nil {
+		x.bytes += sign * x.size(v)
+	}
+}
 
 func (x *ttlIndex[V]) remove(e *ttlEntry[V]) {
 	x.lists[idx(e.done)].remove(e)
+	x.count(e.v, -1)
 	delete(x.m, e.key)
 }
 

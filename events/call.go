@@ -580,3 +580,25 @@ func (s *MessageIDSet) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// callRecordOverhead is what a call record costs in memory beyond its
+// texts: the struct, its queue and customer, and the state's index entry
+// and key (measured with the correlate package's bytes-per-call benchmark).
+const callRecordOverhead = 600
+
+// Size estimates the bytes r holds in memory, its talk details above all,
+// so that the state can bound bytes and not only records.
+func (r *CallRecord) Size() int {
+	n := callRecordOverhead + 2*len(r.CallID) + len(r.Talk)
+	n += len(r.Agent.Subject) + len(r.Agent.Email) + len(r.Agent.ID) + len(r.Agent.UUID)
+	if c := r.Customer; c != nil {
+		n += len(c.PartnerID) + len(c.UID) + len(c.Uphone) + len(c.EncryptUphone) + len(c.Uemail)
+	}
+	for _, p := range r.Parties {
+		n += 16 + len(p)
+	}
+	for _, l := range r.Legs {
+		n += 64 + len(l.Subject) + len(l.Talk)
+	}
+	return n
+}

@@ -50,6 +50,9 @@ type Config struct {
 	CallIdleTTL  time.Duration
 	MaxCalls     int
 	MaxAgents    int
+	// MaxStateBytes caps the bytes the calls hold in memory (their talk
+	// details above all); beyond it the least recently changed are evicted.
+	MaxStateBytes int
 
 	// PublishTimeout bounds one publish to the sink.
 	PublishTimeout time.Duration
@@ -137,6 +140,7 @@ const (
 	DefaultCallIdleTTL      = correlate.DefaultCallIdleTTL
 	DefaultMaxCalls         = correlate.DefaultMaxCalls
 	DefaultMaxAgents        = correlate.DefaultMaxAgents
+	DefaultMaxStateBytes    = correlate.DefaultMaxCallBytes
 	DefaultPingInterval     = 25 * time.Second
 	DefaultPongWait         = 60 * time.Second
 	DefaultWriteWait        = 10 * time.Second
@@ -189,6 +193,7 @@ func (c Config) withDefaults() Config {
 	setDur(&c.CallIdleTTL, DefaultCallIdleTTL)
 	setInt(&c.MaxCalls, DefaultMaxCalls)
 	setInt(&c.MaxAgents, DefaultMaxAgents)
+	setInt(&c.MaxStateBytes, DefaultMaxStateBytes)
 	setDur(&c.PingInterval, DefaultPingInterval)
 	setDur(&c.PongWait, DefaultPongWait)
 	setDur(&c.WriteWait, DefaultWriteWait)
@@ -321,6 +326,7 @@ func (c Config) Validate() error {
 		{"call idle ttl", int64(c.CallIdleTTL), c.CallIdleTTL},
 		{"max calls", int64(c.MaxCalls), c.MaxCalls},
 		{"max agents", int64(c.MaxAgents), c.MaxAgents},
+		{"max state bytes", int64(c.MaxStateBytes), c.MaxStateBytes},
 		{"ping interval", int64(c.PingInterval), c.PingInterval},
 		{"pong wait", int64(c.PongWait), c.PongWait},
 		{"write wait", int64(c.WriteWait), c.WriteWait},

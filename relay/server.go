@@ -129,7 +129,7 @@ func New(cfg Config, sink Sink, log zerolog.Logger, reg prometheus.Registerer, o
 		Tenant: cfg.Tenant,
 		Memory: correlate.MemoryConfig{
 			EndedTTL: cfg.CallEndedTTL, IdleTTL: cfg.CallIdleTTL,
-			MaxCalls: cfg.MaxCalls, MaxAgents: cfg.MaxAgents,
+			MaxCalls: cfg.MaxCalls, MaxAgents: cfg.MaxAgents, MaxCallBytes: cfg.MaxStateBytes,
 			KeyWindow: cfg.DedupWindow, MaxKeys: cfg.DedupMax,
 		},
 	}, o.state, reg)

@@ -32,6 +32,7 @@ var flagOf = map[string]string{
 	"call ended ttl":       "--call-ended-ttl",
 	"call idle ttl":        "--call-idle-ttl",
 	"max calls":            "--max-calls",
+	"max state bytes":      "--max-state-bytes",
 	"max agents":           "--max-agents",
 	"sobot sign":           "--sobot-sign",
 	"sobot sysnum":         "--sobot-sysnum",

@@ -61,6 +61,7 @@ type serveCmd struct {
 	CallIdleTTL      time.Duration `name:"call-idle-ttl" default:"6h" env:"RELAY_CALL_IDLE_TTL" help:"How long a call or agent without any event is kept."`
 	MaxCalls         int           `default:"100000" env:"RELAY_MAX_CALLS" help:"Most calls held in memory; the least recently changed is evicted beyond."`
 	MaxAgents        int           `default:"50000" env:"RELAY_MAX_AGENTS" help:"Most agents held in memory; the least recently changed is evicted beyond."`
+	MaxStateBytes    int           `default:"67108864" env:"RELAY_MAX_STATE_BYTES" help:"Most bytes the calls hold in memory (talk details above all, estimated); the least recently changed calls are evicted beyond. Keep it well under the process's memory limit."`
 	TokenSecret      []string      `name:"token-secret" env:"RELAY_TOKEN_SECRET" sep:"," help:"Require client tokens: HS256 JWTs signed with this secret (at least 32 bytes; several, comma-separated, while rotating). Prefer the environment variable to the flag, which other users can see."`
 	TokenAudience    string        `name:"token-audience" env:"RELAY_TOKEN_AUDIENCE" help:"With tokens, require this value in every token's aud claim."`
 	TokenIssuer      string        `name:"token-issuer" env:"RELAY_TOKEN_ISSUER" help:"With tokens, require every token's iss claim to be this value."`
@@ -132,6 +133,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 		CallIdleTTL:        s.CallIdleTTL,
 		MaxCalls:           s.MaxCalls,
 		MaxAgents:          s.MaxAgents,
+		MaxStateBytes:      s.MaxStateBytes,
 		SignMode:           s.SobotSign,
 		SobotSysNum:        s.SobotSysNum,
 		SobotKey:           s.SobotKey,
