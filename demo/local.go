@@ -3,10 +3,11 @@ package demo
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/callrelay/callrelay/relay"
 )
 
 // local reports whether r is addressed to this machine by a loopback name
@@ -16,7 +17,7 @@ import (
 // of other sites' reach; the Origin check keeps other local pages from
 // driving the switch.
 func local(r *http.Request) bool {
-	if !loopbackHost(r.Host) {
+	if !relay.IsLoopback(r.Host) {
 		return false
 	}
 	origin := r.Header.Get("Origin")
@@ -25,20 +26,6 @@ func local(r *http.Request) bool {
 	}
 	u, err := url.Parse(origin)
 	return err == nil && u.Scheme == "http" && strings.EqualFold(u.Host, r.Host)
-}
-
-// loopbackHost reports whether hostport names a loopback IP or localhost.
-func loopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // outageState is the body of GET and POST /demo/outage.

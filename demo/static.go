@@ -3,6 +3,8 @@ package demo
 import (
 	"embed"
 	"net/http"
+
+	"github.com/callrelay/callrelay/relay"
 )
 
 // files holds the demo's pages and scripts.
@@ -47,7 +49,7 @@ func serveStatic(w http.ResponseWriter, r *http.Request, body []byte, contentTyp
 func Workbench() http.Handler {
 	page, sim, icon := mustRead("workbench.html"), mustRead("simulator.js"), mustRead("favicon.svg")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !loopbackHost(r.Host) {
+		if !relay.IsLoopback(r.Host) {
 			http.Error(w, "the demo's workbench answers only on a loopback address", http.StatusForbidden)
 			return
 		}

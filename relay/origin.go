@@ -110,19 +110,19 @@ func (p *OriginPolicy) Allowed(r *http.Request) bool {
 		return p.allowNoOrigin
 	}
 	u, err := url.Parse(origin)
-	if err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) && isLoopback(r.Host) {
+	if err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) && IsLoopback(r.Host) {
 		return true
 	}
 	return p.Match(origin)
 }
 
-// isLoopback reports whether hostport names this machine by a loopback IP
+// IsLoopback reports whether hostport names this machine by a loopback IP
 // literal or "localhost". The same-origin rule is limited to such hosts: a
 // page on an attacker's domain that re-binds its DNS name to the relay's
 // address sends an Origin equal to the Host it asks for, so "Origin equals
 // Host" alone proves nothing for a relay reached by name. A relay reached by
 // name lists its own origin in the allowlist if it serves pages.
-func isLoopback(hostport string) bool {
+func IsLoopback(hostport string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
