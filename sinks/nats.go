@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -25,10 +26,12 @@ type NATS struct {
 	timeout time.Duration
 	msgs    msgPool
 
+	watch *watcher // the connection's status: ends a round trip when it is lost
+
 	mu       sync.Mutex
 	waiting  []natsWaiter
 	flushing bool
-	watch    *watcher // made by OnResume
+	lost     context.CancelCauseFunc // ends the round trip under way
 }
 
 type natsWaiter struct {
@@ -51,7 +54,18 @@ func NewNATS(nc *nats.Conn, timeout time.Duration) *NATS {
 	if timeout <= 0 {
 		timeout = defaultPublishTimeout
 	}
-	return &NATS{nc: nc, timeout: timeout}
+	s := &NATS{nc: nc, timeout: timeout, watch: newWatcher(nc)}
+	// The client does not end a round trip started while it was noticing
+	// the loss of its connection: the watcher ends it, so that the messages
+	// waiting fail at once instead of at the timeout.
+	s.watch.onLostForever(func(err error) {
+		s.mu.Lock()
+		if s.lost != nil {
+			s.lost(err)
+		}
+		s.mu.Unlock()
+	})
+	return s
 }
 
 // Publish sends env to env.Subject with env.ID in the Nats-Msg-Id header
@@ -93,9 +107,9 @@ func (s *NATS) flush() {
 			return
 		}
 		s.mu.Unlock()
-		err := s.nc.FlushTimeout(s.timeout)
+		err := s.roundTrip()
 		if err != nil {
-			err = fmt.Errorf("wait for the nats server: %w", classify(s.nc, err))
+			err = fmt.Errorf("wait for the nats server: %w", err)
 		}
 		for i, w := range batch {
 			w.c.Published(w.tag, false, err)
@@ -104,17 +118,39 @@ func (s *NATS) flush() {
 	}
 }
 
+// roundTrip waits for the server to answer a PING sent after everything
+// published so far; it fails at once when the connection is or gets lost.
+func (s *NATS) roundTrip() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	s.mu.Lock()
+	s.lost = lost
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.lost = nil
+		s.mu.Unlock()
+	}()
+	if err := checkConnected(s.nc); err != nil {
+		return err
+	}
+	err := s.nc.FlushWithContext(ctx)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		return cause // the watcher's: the connection was lost
+	}
+	if err != nil {
+		return classify(s.nc, err)
+	}
+	return nil
+}
+
 // OnResume registers fn to be called every time the connection is back
 // after it was lost (relay.Resumer), from a goroutine that ends when the
 // connection is closed.
 func (s *NATS) OnResume(fn func()) {
-	s.mu.Lock()
-	if s.watch == nil {
-		s.watch = newWatcher(s.nc)
-	}
-	w := s.watch
-	s.mu.Unlock()
-	w.onUp(fn)
+	s.watch.onUp(fn)
 }
 
 // Ready returns nil while the connection is up, and an error naming the
