@@ -147,7 +147,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 
 // run reads until the connection ends and returns why it ended.
 func (c *conn) run() (reason string) {
-	cfg := c.s.cfg
+	// A pointer, not a copy: the Config is large, and this frame stays on
+	// the stack of every idle connection (a copy pushed it past the 2 KiB
+	// that lets the runtime shrink an idle reader's stack to 4 KiB).
+	cfg := &c.s.cfg
 	// gorilla refuses a frame as soon as its header declares more than the
 	// limit (ErrReadLimit); readFrame checks the bytes read as well.
 	c.ws.SetReadLimit(int64(cfg.MaxMessageBytes))
