@@ -208,16 +208,9 @@ func TestStartBeforeNATSWaitsForIt(t *testing.T) {
 // have) ends the wait at once, naming the flag.
 func TestStartWithAnImpossibleStreamExitsNamingTheFlag(t *testing.T) {
 	bin := MustBuild(t)
-	ns, err := sinks.NewEmbedded(sinks.EmbeddedConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir(), JetStream: true, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ns.Start(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ns.Close() })
+	ns := MustEmbeddedNATS(t)
 	p := startProc(t, bin, "--addr", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--demo", "off", "--stream-replicas", "3")
-	err = p.wait(t, 30*time.Second)
+	err := p.wait(t, 30*time.Second)
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("got %v, want exit 1; logs:\n%s", err, p.logs)
 	}

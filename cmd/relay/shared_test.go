@@ -23,14 +23,7 @@ import (
 // recognised there.
 func TestTwoRelayProcessesShareState(t *testing.T) {
 	bin := MustBuild(t)
-	ns, err := sinks.NewEmbedded(sinks.EmbeddedConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir(), JetStream: true, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ns.Start(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ns.Close() })
+	ns := MustEmbeddedNATS(t)
 	shared := []string{"--nats-url", ns.ClientURL(), "--state", "shared", "--demo", "off"}
 	replicas := []*wsPeer{
 		dialBanner(t, startRelay(t, bin, shared...)),
@@ -176,4 +169,19 @@ func readStream(t *testing.T, url string) []streamMsg {
 		out = append(out, streamMsg{m.Subject, body})
 	}
 	return out
+}
+
+// MustEmbeddedNATS starts a JetStream server on a random loopback port,
+// closed when the test ends.
+func MustEmbeddedNATS(tb testing.TB) *sinks.Embedded {
+	tb.Helper()
+	ns, err := sinks.NewEmbedded(sinks.EmbeddedConfig{Host: "127.0.0.1", Port: -1, StoreDir: tb.TempDir(), JetStream: true, Logger: zerolog.Nop()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := ns.Start(10 * time.Second); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = ns.Close() })
+	return ns
 }

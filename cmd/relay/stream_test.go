@@ -7,23 +7,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
-
-	"github.com/callrelay/callrelay/sinks"
 )
 
 // The stream the relay creates is capped at 1 GiB by default and at
 // --stream-max-bytes when given.
 func TestStreamMaxBytesReachesTheStream(t *testing.T) {
 	bin := MustBuild(t)
-	ns, err := sinks.NewEmbedded(sinks.EmbeddedConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir(), JetStream: true, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ns.Start(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ns.Close() })
+	ns := MustEmbeddedNATS(t)
 	startRelay(t, bin, "--nats-url", ns.ClientURL(), "--demo", "off")
 	startRelay(t, bin, "--nats-url", ns.ClientURL(), "--demo", "off", "--subject-prefix", "capped", "--stream-max-bytes", "5000000")
 

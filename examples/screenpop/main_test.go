@@ -26,19 +26,7 @@ import (
 // pops exactly once, with the customer and the agent.
 func TestPopsEachCallOnce(t *testing.T) {
 	bin := MustBuild(t)
-	srv, err := sinks.NewEmbedded(sinks.EmbeddedConfig{Port: -1, JetStream: true, StoreDir: t.TempDir(), Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(15 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	srv, nc := MustServer(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -272,4 +260,24 @@ func (l *lines) WaitFor(t *testing.T, s string, timeout time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// MustServer starts an embedded JetStream server and connects to it; both
+// end with the test.
+func MustServer(t *testing.T) (*sinks.Embedded, *nats.Conn) {
+	t.Helper()
+	srv, err := sinks.NewEmbedded(sinks.EmbeddedConfig{Port: -1, JetStream: true, StoreDir: t.TempDir(), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return srv, nc
 }
