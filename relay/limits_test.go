@@ -18,9 +18,12 @@ import (
 // mustMetric fails unless the relay's /metrics has the line want.
 func (tr *testRelay) mustMetric(tb testing.TB, want string) {
 	tb.Helper()
-	if _, body := tr.get(tb, "/metrics"); !strings.Contains(body, want+"\n") {
-		tb.Errorf("metrics lack %s", want)
-	}
+	// Counted by the connection's goroutine as it ends, which may be just
+	// after the client saw the close: wait for it, within eventually's limit.
+	eventually(tb, "metrics with "+want, func() bool {
+		_, body := tr.get(tb, "/metrics")
+		return strings.Contains(body, want+"\n")
+	})
 }
 
 // Talk details over the talk limit are refused for good and recorded;
