@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 )
@@ -126,6 +127,14 @@ func skipNumber(d []byte, i int) (int, error) {
 func ScanString(d []byte, i int) (end int, escaped bool, err error) {
 	i++
 	for i < len(d) {
+		// Eight bytes at a time while none of them needs a look: no
+		// quote, no backslash, no control character (most strings).
+		for i+8 <= len(d) && plain8(binary.LittleEndian.Uint64(d[i:])) {
+			i += 8
+		}
+		if i >= len(d) {
+			break
+		}
 		c := d[i]
 		switch {
 		case c == '"':
@@ -158,6 +167,27 @@ func ScanString(d []byte, i int) (end int, escaped bool, err error) {
 		}
 	}
 	return i, escaped, syntaxErr(len(d), "unexpected end of JSON input")
+}
+
+// Byte-parallel tests on eight bytes in a uint64 (the classic "has a zero
+// byte" trick): every constant repeats one byte eight times.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plain8 reports whether none of the eight bytes in x is '"', '\\' or a
+// control character (below 0x20). Bytes of 0x80 and above (UTF-8) are
+// plain.
+func plain8(x uint64) bool {
+	quote := x ^ (ones * '"')
+	slash := x ^ (ones * '\\')
+	// b - 0x20 borrows into the high bit exactly when b < 0x20 for bytes
+	// without their own high bit; ^x masks out bytes >= 0x80.
+	low := (x - ones*0x20) &^ x
+	zeroQuote := (quote - ones) &^ quote
+	zeroSlash := (slash - ones) &^ slash
+	return (low|zeroQuote|zeroSlash)&highs == 0
 }
 
 func isHex(c byte) bool {
