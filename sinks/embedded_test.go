@@ -138,3 +138,54 @@ func TestEmbeddedStoreLock(t *testing.T) {
 		t.Fatal("third server has no URL")
 	}
 }
+
+// The relay's own connection to its embedded server is a pipe in memory:
+// it needs no socket, presents the credentials the server requires, and
+// what it publishes reaches subscribers connected over TCP. (A refused
+// in-process connection is reported only after about 10 s, measured; the
+// relay always gives its own server the credentials it started it with,
+// so the refusal is not tested here.)
+func TestEmbeddedInProcessConnection(t *testing.T) {
+	e := MustStartEmbedded(t, sinks.EmbeddedConfig{
+		Port: -1, JetStream: true, StoreDir: t.TempDir(), Logger: zerolog.Nop(), User: "relay", Password: "s3cret-pw",
+	})
+	nc, err := sinks.Connect(e.ClientURL(), sinks.ConnectOptions{
+		Name: "relay", InProcess: e.InProcess(), Logger: zerolog.Nop(), User: "relay", Password: "s3cret-pw",
+	})
+	if err != nil {
+		t.Fatalf("in-process connect: %v", err)
+	}
+	defer nc.Close()
+	if addr := nc.ConnectedAddr(); addr != "pipe" {
+		t.Errorf("the connection's address is %q, want pipe (in memory)", addr)
+	}
+	sub, err := sinks.Connect(e.ClientURL(), sinks.ConnectOptions{Logger: zerolog.Nop(), User: "relay", Password: "s3cret-pw"})
+	if err != nil {
+		t.Fatalf("tcp connect: %v", err)
+	}
+	defer sub.Close()
+	s, err := sub.SubscribeSync("agentcall.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish("agentcall.default.callBarEvent.EventRinging", []byte(`{"n":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.NextMsg(5 * time.Second)
+	if err != nil || string(m.Data) != `{"n":1}` {
+		t.Fatalf("the TCP subscriber got %v, %v; want the in-process publish", m, err)
+	}
+}
+
+func TestEmbeddedInProcessBeforeStart(t *testing.T) {
+	e, err := sinks.NewEmbedded(sinks.EmbeddedConfig{Port: -1, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := e.InProcess(); p != nil {
+		t.Errorf("InProcess before Start = %v, want nil", p)
+	}
+}
