@@ -22,7 +22,7 @@ type benchCmd struct {
 	Idle         []int         `default:"1000,5000,10000" help:"Idle WebSocket connection counts."`
 	ColdStarts   int           `name:"cold-starts" default:"5" help:"Cold starts the median is taken over."`
 	Runs         int           `default:"1" help:"How many times the main table is measured; with more than one, a table of the medians follows."`
-	Only         []string      `help:"Run only these sections or scenarios, comma-separated: main, open, idle, cold, nats-async, nats-ws, ws-1x50, ws-16x50, ws-1x5, ws-16x5, post, mix."`
+	Only         []string      `help:"Run only these sections or scenarios, comma-separated: main, open, idle, cold, nats-async, nats-ws, floor-echo, floor-carry, ws-1x50, ws-16x50, ws-1x5, ws-16x5, post, mix, emb-1x50, emb-mix."`
 	Quick        bool          `help:"Tiny durations and counts, for tests (overrides the durations, rates, sizes and cold starts)."`
 	RelayBin     []string      `name:"relay-bin" sep:"none" placeholder:"LABEL=PATH" help:"Relay binary to measure, repeatable; every relay scenario runs once per binary (default: this executable, labelled self)."`
 	RelayArg     []string      `name:"relay-arg" sep:"none" placeholder:"ARG" help:"Extra argument for every relay serve, repeatable; write --relay-arg=--flag=value."`
@@ -74,4 +74,19 @@ func (n benchNATSCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return bench.ServeNATS(ctx, bench.NATSServerConfig{StoreDir: n.Store, Port: n.Port, WSPort: n.WSPort}, os.Stdout, os.Stderr)
+}
+
+// benchFloorCmd is the hidden `relay bench-floor`: the least a relay can
+// do, for the bench's floor rows (internal/bench/floor.go).
+type benchFloorCmd struct {
+	Addr    string `required:"" help:"Listen address, 127.0.0.1:port."`
+	NATSURL string `name:"nats-url" help:"NATS server (carry mode)."`
+	Mode    string `required:"" enum:"echo,carry" help:"echo: answer at once; carry: publish to JetStream, then answer."`
+}
+
+// Run serves until SIGINT or SIGTERM.
+func (f benchFloorCmd) Run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return bench.ServeFloor(ctx, bench.FloorConfig{Addr: f.Addr, NATSURL: f.NATSURL, Mode: f.Mode}, os.Stdout)
 }

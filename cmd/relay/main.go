@@ -29,7 +29,8 @@ type cli struct {
 	Version versionCmd `cmd:"" help:"Print the version and exit."`
 	Bench   benchCmd   `cmd:"" help:"Measure the relay against the direct NATS paths on this machine and print Markdown tables (docs/performance.md)."`
 
-	BenchNATS benchNATSCmd `cmd:"" hidden:"" name:"bench-nats" help:"Run the bench's nats-server (used by relay bench)."`
+	BenchNATS  benchNATSCmd  `cmd:"" hidden:"" name:"bench-nats" help:"Run the bench's nats-server (used by relay bench)."`
+	BenchFloor benchFloorCmd `cmd:"" hidden:"" name:"bench-floor" help:"Run the bench's floor server (used by relay bench)."`
 }
 
 func main() {

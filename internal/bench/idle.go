@@ -48,7 +48,7 @@ func runIdle(ctx context.Context, e *Env) ([]Table, error) {
 // idleRow opens n connections to a fresh relay running b and measures it.
 func (e *Env) idleRow(ctx context.Context, b Binary, n int, notes *[]string) ([]string, error) {
 	e.progressf("[idle] %s: %d connections", b.Label, n)
-	rp, err := e.startRelay(ctx, b)
+	rp, err := e.startRelay(ctx, b, false)
 	if err != nil {
 		return nil, err
 	}

@@ -17,23 +17,29 @@ type openRow struct {
 	m       measurement
 }
 
-// runOpenLoop offers each of cfg.Rates to every relay binary and to the
+// runOpenLoop offers each of cfg.Rates to every relay binary, connected to
+// the bench's nats-server and then with its own embedded one, and to the
 // nats-server's WebSocket path, 50 agents on their own schedules.
 func runOpenLoop(ctx context.Context, e *Env) ([]Table, error) {
 	var rows []openRow
 	for _, rate := range e.cfg.Rates {
-		for _, b := range e.cfg.Relays {
-			name := "relay ws"
-			if len(e.cfg.Relays) > 1 {
-				name += " (" + b.Label + ")"
+		for _, embedded := range []bool{false, true} {
+			for _, b := range e.cfg.Relays {
+				name := "relay ws"
+				if embedded {
+					name += ", embedded nats"
+				}
+				if len(e.cfg.Relays) > 1 {
+					name += " (" + b.Label + ")"
+				}
+				r, err := e.openLoop(ctx, name, rate, &b, embedded)
+				if err != nil {
+					return nil, err
+				}
+				rows = append(rows, r)
 			}
-			r, err := e.openLoop(ctx, name, rate, &b)
-			if err != nil {
-				return nil, err
-			}
-			rows = append(rows, r)
 		}
-		r, err := e.openLoop(ctx, "nats-server ws", rate, nil)
+		r, err := e.openLoop(ctx, "nats-server ws", rate, nil, false)
 		if err != nil {
 			return nil, err
 		}
@@ -43,8 +49,9 @@ func runOpenLoop(ctx context.Context, e *Env) ([]Table, error) {
 }
 
 // openLoop offers rate events/s over 50 agents to a fresh relay running
-// bin, or to the nats-server's WebSocket listener when bin is nil.
-func (e *Env) openLoop(ctx context.Context, name string, rate int, bin *Binary) (openRow, error) {
+// bin (with its own embedded nats-server when embedded is set), or to the
+// nats-server's WebSocket listener when bin is nil.
+func (e *Env) openLoop(ctx context.Context, name string, rate int, bin *Binary, embedded bool) (openRow, error) {
 	e.progressf("[open loop] %s at %d events/s", name, rate)
 	if err := e.nats.resetStream(ctx); err != nil {
 		return openRow{}, err
@@ -54,7 +61,7 @@ func (e *Env) openLoop(ctx context.Context, name string, rate int, bin *Binary) 
 	pids := []int{e.nats.child.pid()}
 	var dial func(ctx context.Context, i int) (agent, error)
 	if bin != nil {
-		rp, err := e.startRelay(ctx, *bin)
+		rp, err := e.startRelay(ctx, *bin, embedded)
 		if err != nil {
 			return openRow{}, err
 		}

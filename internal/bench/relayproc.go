@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,12 @@ var relayEnv = []string{"RELAY_RATE_LIMIT=1000000000", "RELAY_RATE_BURST=1000000
 
 // startRelay starts `bin serve` on a free port, connected to the bench's
 // nats-server, and waits until /readyz answers 200.
-func (e *Env) startRelay(ctx context.Context, bin Binary) (*relayProc, error) {
+//
+// With embedded, the relay runs its own nats-server instead (the default
+// deployment on one machine), on a new data directory, with the store synced
+// on the bench server's schedule (--nats-sync 2m, the nats-server default)
+// so that the two stores do the same work.
+func (e *Env) startRelay(ctx context.Context, bin Binary, embedded bool) (*relayProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -33,6 +39,14 @@ func (e *Env) startRelay(ctx context.Context, bin Binary) (*relayProc, error) {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	args := []string{"serve", "--addr", addr, "--nats-url", e.nats.url,
 		"--allow-no-origin", "--demo", "off", "--log-level", "warn"}
+	if embedded {
+		dir, err := os.MkdirTemp(e.tmp, "relay-data-")
+		if err != nil {
+			return nil, fmt.Errorf("make a relay data directory: %w", err)
+		}
+		args = []string{"serve", "--addr", addr, "--nats-listen", "127.0.0.1:0", "--data-dir", dir, "--nats-sync", "2m",
+			"--allow-no-origin", "--demo", "off", "--log-level", "warn"}
+	}
 	args = append(args, e.cfg.RelayArgs...)
 	c, err := e.kids.startEnv("relay "+bin.Label, bin.Path, args, relayEnv, nil)
 	if err != nil {
@@ -42,6 +56,27 @@ func (e *Env) startRelay(ctx context.Context, bin Binary) (*relayProc, error) {
 	if err := waitReady(ctx, r.http+"/readyz", readyPoll, c); err != nil {
 		_ = c.stop(stopGrace)
 		return nil, fmt.Errorf("start relay %s: %w", bin.Label, err)
+	}
+	return r, nil
+}
+
+// startFloor starts the bench's own `bench-floor` server in mode, on a
+// free port, connected to the bench's nats-server.
+func (e *Env) startFloor(ctx context.Context, mode string) (*relayProc, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	args := []string{"bench-floor", "--addr", addr, "--nats-url", e.nats.url, "--mode", mode}
+	c, err := e.kids.startEnv("floor "+mode, e.cfg.Self, args, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &relayProc{child: c, http: "http://" + addr, ws: "ws://" + addr + "/v1/ws"}
+	if err := waitReady(ctx, r.http+"/readyz", readyPoll, c); err != nil {
+		_ = c.stop(stopGrace)
+		return nil, fmt.Errorf("start the floor server (%s): %w", mode, err)
 	}
 	return r, nil
 }

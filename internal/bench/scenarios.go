@@ -10,10 +10,14 @@ import (
 // scenario is one row of the main table (one row per relay binary for the
 // relay paths).
 type scenario struct {
-	short  string // its --only name
-	name   string // its row label
-	relay  bool   // through a relay process
-	agents func(ctx context.Context, t target) ([]agent, error)
+	short string // its --only name
+	name  string // its row label
+	relay bool   // through a relay process
+	floor string // through the floor server in this mode (floor.go), not a relay
+	// embedded runs the relay with its own nats-server in its process
+	// instead of the bench's: the relay's CPU then includes the store's.
+	embedded bool
+	agents   func(ctx context.Context, t target) ([]agent, error)
 }
 
 // target is what the agents of one scenario run talk to, and the tag and
@@ -31,14 +35,18 @@ const natsWSName = "nats-server ws, 1 in flight x 50"
 // scenarios lists the main table's rows, in order.
 func scenarios() []scenario {
 	return []scenario{
-		{"nats-async", "nats async (limit)", false, natsAsyncAgents},
-		{"nats-ws", natsWSName, false, natsWSAgents},
-		{"ws-1x50", "relay ws, 1 in flight x 50", true, wsAgents(agents, 1, false)},
-		{"ws-16x50", "relay ws, window 16 x 50", true, wsAgents(agents, wideWindow, false)},
-		{"ws-1x5", "relay ws, 1 in flight x 5", true, wsAgents(fewAgents, 1, false)},
-		{"ws-16x5", "relay ws, window 16 x 5", true, wsAgents(fewAgents, wideWindow, false)},
-		{"post", "relay post, batch 50", true, postAgents},
-		{"mix", "relay lifecycle mix, 1 in flight x 50", true, wsAgents(agents, 1, true)},
+		{short: "nats-async", name: "nats async (limit)", agents: natsAsyncAgents},
+		{short: "nats-ws", name: natsWSName, agents: natsWSAgents},
+		{short: "floor-echo", name: "floor: ws echo, 1 in flight x 50", floor: FloorEcho, agents: wsAgents(agents, 1, false)},
+		{short: "floor-carry", name: "floor: ws carried to JetStream, 1 in flight x 50", floor: FloorCarry, agents: wsAgents(agents, 1, false)},
+		{short: "ws-1x50", name: "relay ws, 1 in flight x 50", relay: true, agents: wsAgents(agents, 1, false)},
+		{short: "ws-16x50", name: "relay ws, window 16 x 50", relay: true, agents: wsAgents(agents, wideWindow, false)},
+		{short: "ws-1x5", name: "relay ws, 1 in flight x 5", relay: true, agents: wsAgents(fewAgents, 1, false)},
+		{short: "ws-16x5", name: "relay ws, window 16 x 5", relay: true, agents: wsAgents(fewAgents, wideWindow, false)},
+		{short: "post", name: "relay post, batch 50", relay: true, agents: postAgents},
+		{short: "mix", name: "relay lifecycle mix, 1 in flight x 50", relay: true, agents: wsAgents(agents, 1, true)},
+		{short: "emb-1x50", name: "relay ws, embedded nats, 1 in flight x 50", relay: true, embedded: true, agents: wsAgents(agents, 1, false)},
+		{short: "emb-mix", name: "relay lifecycle mix, embedded nats, 1 in flight x 50", relay: true, embedded: true, agents: wsAgents(agents, 1, true)},
 	}
 }
 
@@ -95,8 +103,14 @@ func (e *Env) runScenario(ctx context.Context, s scenario, bin Binary) (row, err
 	}
 	t := target{nats: e.nats, tag: e.newTag(), clock: newCreationClock()}
 	pids := []int{e.nats.child.pid()}
-	if s.relay {
-		rp, err := e.startRelay(ctx, bin)
+	if s.relay || s.floor != "" {
+		var rp *relayProc
+		var err error
+		if s.floor != "" {
+			rp, err = e.startFloor(ctx, s.floor)
+		} else {
+			rp, err = e.startRelay(ctx, bin, s.embedded)
+		}
 		if err != nil {
 			return row{}, err
 		}
