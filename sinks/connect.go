@@ -39,10 +39,6 @@ type ConnectOptions struct {
 	// precedence, as in the NATS client. Neither is ever logged.
 	User     string
 	Password string
-	// InProcess, when set, is a server in this process (Embedded.InProcess)
-	// the client reaches without a socket, through an in-memory pipe;
-	// url then only names it in logs. Reconnects go through it too.
-	InProcess nats.InProcessConnProvider
 }
 
 // Connect dials url (one URL or a comma-separated list) with options suited to
@@ -66,12 +62,8 @@ func Connect(url string, opts ConnectOptions) (*nats.Conn, error) {
 	if opts.User != "" {
 		auth = nats.UserInfo(opts.User, opts.Password)
 	}
-	inProcess := func(*nats.Options) error { return nil }
-	if opts.InProcess != nil {
-		inProcess = nats.InProcessServer(opts.InProcess)
-	}
 	nc, err := nats.Connect(url,
-		auth, inProcess,
+		auth,
 		nats.Name(opts.Name),
 		nats.Timeout(timeout),
 		nats.MaxReconnects(-1),

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 )
 
@@ -159,17 +158,6 @@ func (e *Embedded) ClientURL() string {
 		host = defaultEmbeddedHost
 	}
 	return "nats://" + net.JoinHostPort(host, strconv.Itoa(e.port))
-}
-
-// InProcess is what ConnectOptions.InProcess takes to reach this server
-// without a socket (nil before Start). The relay's own connection uses it:
-// a publish and its PubAck then cross no system call and no loopback TCP
-// stack; subscribers elsewhere still use ClientURL.
-func (e *Embedded) InProcess() nats.InProcessConnProvider {
-	if e.srv == nil || !e.srv.Running() {
-		return nil
-	}
-	return e.srv
 }
 
 // Close shuts the server down and waits, at most 10s, until it has stopped.

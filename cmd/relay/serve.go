@@ -269,13 +269,7 @@ func (s serveCmd) serve(ctx context.Context, out, logOut io.Writer) error {
 	err = st.wait(ctx, "nats at "+sinks.RedactURL(natsURL), func(err error) error {
 		return fmt.Errorf("%s %s: %w", natsFlag, sinks.RedactURL(natsURL), err)
 	}, func(context.Context) error {
-		opts := sinks.ConnectOptions{Name: "callrelay", Logger: log, User: s.natsAuth.User, Password: s.natsAuth.Password}
-		if embedded != nil {
-			// The relay's own connection to its embedded server is a pipe
-			// in memory, not loopback TCP (docs/performance.md).
-			opts.InProcess = embedded.InProcess()
-		}
-		c, err := sinks.Connect(natsURL, opts)
+		c, err := sinks.Connect(natsURL, sinks.ConnectOptions{Name: "callrelay", Logger: log, User: s.natsAuth.User, Password: s.natsAuth.Password})
 		nc = c
 		return err
 	})
