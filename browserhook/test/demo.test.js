@@ -4,9 +4,12 @@
 // simulated NATS outage (events queue, the count shows, they are sent again
 // after it), a reload in the middle of a call (the call goes on to its end),
 // a dropped connection (the error reads in words and clears), the board of
-// calls and agents, and a 900 px wide window. It writes the README's
-// screenshots, docs/img/demo-*.png, so that they show what the demo does.
+// calls and agents, and a 900 px wide window. It takes the README's
+// screenshots at each step and checks they are PNG images; they replace
+// docs/img/demo-*.png only with CALLRELAY_UPDATE_SCREENSHOTS=1, so that a
+// test run leaves the checkout as it found it.
 // Run: node --test test/demo.test.js
+// Update the README's images: CALLRELAY_UPDATE_SCREENSHOTS=1 node --test test/demo.test.js
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -16,7 +19,11 @@ const path = require('node:path');
 const h = require('./harness.js');
 
 const WAIT = 40000; // a paced call lasts about 22 s
-const IMG = path.resolve(__dirname, '..', '..', 'docs', 'img');
+const os = require('node:os');
+const UPDATE = process.env.CALLRELAY_UPDATE_SCREENSHOTS === '1';
+const IMG = UPDATE ? path.resolve(__dirname, '..', '..', 'docs', 'img')
+  : fs.mkdtempSync(path.join(os.tmpdir(), 'callrelay-demo-img-'));
+if (!UPDATE) process.on('exit', () => fs.rmSync(IMG, { recursive: true, force: true }));
 
 // startDemoRelay runs the built relay with the demo on and returns the
 // demo's URL and its workbench origin, read from the banner.
@@ -84,7 +91,11 @@ function published(env, callId) {
 
 async function screenshot(env, name) {
   fs.mkdirSync(IMG, { recursive: true });
-  await env.page.screenshot({ path: path.join(IMG, name) });
+  const file = path.join(IMG, name);
+  await env.page.screenshot({ path: file });
+  const png = fs.readFileSync(file);
+  assert.ok(png.length > 10000 && png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+    `${name}: not a PNG image of a page (${png.length} bytes)`);
 }
 
 test('the demo shows an outage, the resend, a reload mid-call and the board', async (t) => {
