@@ -1,6 +1,8 @@
 package deploy_test
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,7 +28,11 @@ var relayEnv = []string{
 	"RELAY_DEDUP_WINDOW", "RELAY_PUBLISH_TIMEOUT", "RELAY_SHUTDOWN_TIMEOUT", "RELAY_LOG_LEVEL",
 	"RELAY_WORKBENCH_ORIGINS", "RELAY_DEMO", "RELAY_DEMO_WORKBENCH_ADDR", "RELAY_STATE",
 	"RELAY_STATE_BUCKET", "RELAY_CALL_ENDED_TTL", "RELAY_CALL_IDLE_TTL", "RELAY_MAX_CALLS",
-	"RELAY_MAX_AGENTS", "RELAY_REDACTION",
+	"RELAY_MAX_AGENTS", "RELAY_REDACTION", "RELAY_RATE_LIMIT", "RELAY_RATE_BURST",
+	"RELAY_MAX_CONNECTIONS", "RELAY_MAX_TALK_BYTES", "RELAY_MAX_CLOCK_SKEW", "RELAY_MAX_STATE_BYTES",
+	"RELAY_STREAM_MAX_BYTES", "RELAY_DRAIN_GRACE", "RELAY_TOKEN_AUDIENCE", "RELAY_TOKEN_ISSUER",
+	"RELAY_TOKEN_TENANT_CLAIM", "RELAY_REQUIRE_TENANT_CLAIM", "RELAY_SOBOT_SIGN", "RELAY_SOBOT_SYSNUM",
+	"RELAY_SOBOT_SIGN_WINDOW",
 }
 
 // helm lint passes without warnings, with the default values and with every
@@ -119,16 +125,31 @@ func TestChartEverythingOn(t *testing.T) {
 
 	cm := object[*corev1.ConfigMap](t, r, "ConfigMap/"+name)
 	for k, want := range map[string]string{
-		"RELAY_ALLOWED_ORIGINS":    "https://crm.example.com,https://*.example.com",
-		"RELAY_WORKBENCH_ORIGINS":  "https://www.sobot.com",
-		"RELAY_STREAM_REPLICAS":    "3",
-		"RELAY_SUBJECT_PREFIX":     "acme.calls",
-		"RELAY_STATE":              "shared",
-		"RELAY_STATE_BUCKET":       "ACME_CALLS_STATE",
-		"RELAY_MAX_CALLS":          "50000",
-		"RELAY_STRICT_MESSAGE_IDS": "true",
-		"RELAY_SHUTDOWN_TIMEOUT":   "25s",
-		"RELAY_FUTURE_SETTING":     "on",
+		"RELAY_ALLOWED_ORIGINS":      "https://crm.example.com,https://*.example.com",
+		"RELAY_WORKBENCH_ORIGINS":    "https://www.sobot.com",
+		"RELAY_STREAM_REPLICAS":      "3",
+		"RELAY_SUBJECT_PREFIX":       "acme.calls",
+		"RELAY_STATE":                "shared",
+		"RELAY_STATE_BUCKET":         "ACME_CALLS_STATE",
+		"RELAY_MAX_CALLS":            "50000",
+		"RELAY_STRICT_MESSAGE_IDS":   "true",
+		"RELAY_SHUTDOWN_TIMEOUT":     "25s",
+		"RELAY_FUTURE_SETTING":       "on",
+		"RELAY_RATE_LIMIT":           "20",
+		"RELAY_RATE_BURST":           "200",
+		"RELAY_MAX_CONNECTIONS":      "4000",
+		"RELAY_MAX_TALK_BYTES":       "4096",
+		"RELAY_MAX_CLOCK_SKEW":       "1h",
+		"RELAY_MAX_STATE_BYTES":      "134217728",
+		"RELAY_STREAM_MAX_BYTES":     "0",
+		"RELAY_DRAIN_GRACE":          "2s",
+		"RELAY_TOKEN_AUDIENCE":       "callrelay",
+		"RELAY_TOKEN_ISSUER":         "https://crm.example.com",
+		"RELAY_TOKEN_TENANT_CLAIM":   "contact_centre",
+		"RELAY_REQUIRE_TENANT_CLAIM": "true",
+		"RELAY_SOBOT_SIGN":           "require",
+		"RELAY_SOBOT_SYSNUM":         "10027",
+		"RELAY_SOBOT_SIGN_WINDOW":    "5m",
 	} {
 		if got := cm.Data[k]; got != want {
 			t.Errorf("ConfigMap %s: got %q, want %q", k, got, want)
@@ -283,6 +304,9 @@ func TestChartSchemaRejectsWrongValues(t *testing.T) {
 		{"tenant with a dot", `relay: {tenant: a.b}`, "tenant"},
 		{"misspelt value", `replicas: 3`, "replicas"},
 		{"secret that is not a relay variable", `secretEnv: {PASSWORD: x}`, "PASSWORD"},
+		{"unknown sign mode", `relay: {sobotSign: strict}`, "sobotSign"},
+		{"negative rate", `relay: {rateLimit: -1}`, "rateLimit"},
+		{"stream cap in words", `relay: {streamMaxBytes: 1GiB}`, "streamMaxBytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := renderChart(MustParseValues(t, tc.values))
@@ -364,6 +388,20 @@ func checkConfigMapKeys(t *testing.T, cm *corev1.ConfigMap, extra []string) {
 	for k := range cm.Data {
 		if !slices.Contains(relayEnv, k) && !slices.Contains(extra, k) {
 			t.Errorf("ConfigMap sets %s, which is no relay setting", k)
+		}
+	}
+}
+
+// Every variable the chart may set is one the README documents for
+// `relay serve`, so that a misspelt name cannot pass unnoticed.
+func TestRelayEnvIsDocumented(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range relayEnv {
+		if !strings.Contains(string(readme), "| `"+name+"` |") {
+			t.Errorf("%s is not in the README's table of flags", name)
 		}
 	}
 }
