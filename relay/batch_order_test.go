@@ -1,22 +1,13 @@
 package relay_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 
 	"github.com/callrelay/callrelay/relay"
-	"github.com/callrelay/callrelay/sinks"
 )
 
 // failEvent wraps the real JetStream sink and fails, at once, every
@@ -41,38 +32,7 @@ func (f *failEvent) Publish(env relay.Envelope, c relay.Completion, tag int) {
 // the batch's order guard, events started before the failed one's answer
 // is finished would be published.)
 func TestBatchHoldsEventsAfterAFailedPublish(t *testing.T) {
-	ns := MustNATS(t)
-	nc, err := sinks.Connect(ns.ClientURL(), sinks.ConnectOptions{Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	js, err := sinks.NewJetStream(ctx, nc, sinks.StreamConfig{Name: "AGENTCALL", Subjects: []string{"agentcall.>"}}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer js.Close()
-	tr := &testRelay{ns: ns, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
-	srv, err := relay.New(relay.Config{PublishTimeout: 2 * time.Second, MaxClockSkew: 20 * 365 * 24 * time.Hour},
-		&failEvent{Sink: js, id: "ord-3"}, zerolog.Nop(), tr.reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr.base = "http://" + ln.Addr().String()
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Shutdown(context.Background())
-	tr.obs, err = nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.obs.Close()
-	tr.js, _ = jetstream.New(tr.obs)
+	tr := mustRelayOverSink(t, func(js relay.Sink) relay.Sink { return &failEvent{Sink: js, id: "ord-3"} })
 
 	const n = 8
 	frames := make([]string, n)

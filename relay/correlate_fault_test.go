@@ -33,36 +33,50 @@ func (f *failCalls) Publish(env relay.Envelope, c relay.Completion, tag int) {
 	f.Sink.Publish(env, c, tag)
 }
 
-// When the call view cannot be published after its event was, the event is
-// nacked with retry and no correlation state is committed; the resend is a
-// duplicate for the stream, and publishes the view and commits the state.
-func TestCallViewFailureIsRetriedWithoutLoss(t *testing.T) {
+// mustRelayOverSink starts a relay with its own embedded NATS server whose
+// JetStream sink is wrapped by wrap, which injects a fault; everything is
+// closed at cleanup.
+func mustRelayOverSink(t *testing.T, wrap func(relay.Sink) relay.Sink) *testRelay {
+	t.Helper()
 	ns := MustNATS(t)
 	nc, err := sinks.Connect(ns.ClientURL(), sinks.ConnectOptions{Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	js, err := sinks.NewJetStream(ctx, nc, sinks.StreamConfig{Name: "AGENTCALL", Subjects: []string{"agentcall.>"}}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer js.Close()
-	sink := &failCalls{Sink: js}
+	t.Cleanup(js.Close)
 	tr := &testRelay{ns: ns, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
-	srv, err := relay.New(relay.Config{PublishTimeout: 2 * time.Second, MaxClockSkew: 20 * 365 * 24 * time.Hour}, sink, zerolog.Nop(), tr.reg)
+	srv, err := relay.New(relay.Config{PublishTimeout: 2 * time.Second, MaxClockSkew: 20 * 365 * 24 * time.Hour}, wrap(js), zerolog.Nop(), tr.reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tr.base = "http://" + ln.Addr().String()
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Shutdown(context.Background())
-	tr.obs, _ = nats.Connect(ns.ClientURL())
-	defer tr.obs.Close()
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	if tr.obs, err = nats.Connect(ns.ClientURL()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.obs.Close)
 	tr.js, _ = jetstream.New(tr.obs)
+	return tr
+}
+
+// When the call view cannot be published after its event was, the event is
+// nacked with retry and no correlation state is committed; the resend is a
+// duplicate for the stream, and publishes the view and commits the state.
+func TestCallViewFailureIsRetriedWithoutLoss(t *testing.T) {
+	sink := &failCalls{}
+	tr := mustRelayOverSink(t, func(js relay.Sink) relay.Sink { sink.Sink = js; return sink })
 
 	c := tr.MustDial(t)
 	steps := callSteps("FAIL-1")

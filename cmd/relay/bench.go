@@ -71,9 +71,16 @@ type benchNATSCmd struct {
 
 // Run serves until SIGINT or SIGTERM.
 func (n benchNATSCmd) Run() error {
+	return untilSignal(func(ctx context.Context) error {
+		return bench.ServeNATS(ctx, bench.NATSServerConfig{StoreDir: n.Store, Port: n.Port, WSPort: n.WSPort}, os.Stdout, os.Stderr)
+	})
+}
+
+// untilSignal runs serve with a context that ends at SIGINT or SIGTERM.
+func untilSignal(serve func(context.Context) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return bench.ServeNATS(ctx, bench.NATSServerConfig{StoreDir: n.Store, Port: n.Port, WSPort: n.WSPort}, os.Stdout, os.Stderr)
+	return serve(ctx)
 }
 
 // benchFloorCmd is the hidden `relay bench-floor`: the least a relay can
@@ -86,7 +93,7 @@ type benchFloorCmd struct {
 
 // Run serves until SIGINT or SIGTERM.
 func (f benchFloorCmd) Run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return bench.ServeFloor(ctx, bench.FloorConfig{Addr: f.Addr, NATSURL: f.NATSURL, Mode: f.Mode}, os.Stdout)
+	return untilSignal(func(ctx context.Context) error {
+		return bench.ServeFloor(ctx, bench.FloorConfig{Addr: f.Addr, NATSURL: f.NATSURL, Mode: f.Mode}, os.Stdout)
+	})
 }
