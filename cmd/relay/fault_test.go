@@ -106,7 +106,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	stored := readAll(t, ns.url())
+	stored := readStream(t, ns.url())
 	var sent, acked, retried, unansweredTerm, unansweredKill, conns int
 	for _, c := range clients {
 		sent += c.frames
@@ -143,7 +143,7 @@ func inflightTotal(clients []*hookClient) int64 {
 // events in the order it sent them, and per call its view revisions never
 // going down, its talk details stored once, and its later events carrying
 // talk details and queue.
-func checkStream(t *testing.T, clients []*hookClient, stored []storedMsg) {
+func checkStream(t *testing.T, clients []*hookClient, stored []streamMsg) {
 	t.Helper()
 	seen := map[string]int{}     // event id -> times stored
 	position := map[string]int{} // event id -> first stream position
@@ -234,7 +234,7 @@ func checkStream(t *testing.T, clients []*hookClient, stored []storedMsg) {
 }
 
 // callHistory lists the stored messages of call, for a failure's message.
-func callHistory(stored []storedMsg, call string) string {
+func callHistory(stored []streamMsg, call string) string {
 	var b strings.Builder
 	for i, m := range stored {
 		if m.body["callId"] == call {
@@ -246,7 +246,7 @@ func callHistory(stored []storedMsg, call string) string {
 
 // inOrder reports whether the events of call were stored in the order the
 // client sent them (the ids' sequence numbers).
-func inOrder(stored []storedMsg, call string) bool {
+func inOrder(stored []streamMsg, call string) bool {
 	last := -1
 	for _, m := range stored {
 		if m.body["callId"] != call || strings.HasSuffix(m.subject, ".call") {
@@ -676,54 +676,6 @@ func (n *faultNATS) kill() {
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		<-exits
 	}
-}
-
-// storedMsg is one message of the stream.
-type storedMsg struct {
-	subject, msgID string
-	body           map[string]any
-}
-
-// readAll reads the whole AGENTCALL stream, in order.
-func readAll(t *testing.T, url string) []storedMsg {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, "AGENTCALL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := s.CachedInfo().State.Msgs
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []storedMsg
-	for uint64(len(out)) < total {
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			var body map[string]any
-			if err := json.Unmarshal(m.Data(), &body); err != nil {
-				t.Fatalf("stored message on %s is not JSON: %v", m.Subject(), err)
-			}
-			out = append(out, storedMsg{subject: m.Subject(), msgID: m.Headers().Get("Nats-Msg-Id"), body: body})
-			n++
-		}
-		if n == 0 {
-			t.Fatalf("read %d of %d messages of the stream", len(out), total)
-		}
-	}
-	return out
 }
 
 // faultPort returns a TCP port that was free a moment ago.

@@ -134,12 +134,14 @@ func (p *wsPeer) call(t *testing.T, id string, data map[string]any) string {
 	return a.Status
 }
 
+// streamMsg is one message of the stream.
 type streamMsg struct {
-	subject string
-	body    map[string]any
+	subject, msgID string
+	body           map[string]any
 }
 
-// readStream returns every message of the AGENTCALL stream, in order.
+// readStream returns every message of the AGENTCALL stream, in order,
+// through an ordered consumer (the fault test reads thousands).
 func readStream(t *testing.T, url string) []streamMsg {
 	t.Helper()
 	nc, err := nats.Connect(url)
@@ -148,25 +150,35 @@ func readStream(t *testing.T, url string) []streamMsg {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, "AGENTCALL")
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Info(ctx)
+	total := s.CachedInfo().State.Msgs
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []streamMsg
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
+	for uint64(len(out)) < total {
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var body map[string]any
-		_ = json.Unmarshal(m.Data, &body)
-		out = append(out, streamMsg{m.Subject, body})
+		n := 0
+		for m := range batch.Messages() {
+			var body map[string]any
+			if err := json.Unmarshal(m.Data(), &body); err != nil {
+				t.Fatalf("stored message on %s is not JSON: %v", m.Subject(), err)
+			}
+			out = append(out, streamMsg{subject: m.Subject(), msgID: m.Headers().Get("Nats-Msg-Id"), body: body})
+			n++
+		}
+		if n == 0 {
+			t.Fatalf("read %d of %d messages of the stream", len(out), total)
+		}
 	}
 	return out
 }
